@@ -1,0 +1,162 @@
+# hangup -- plain GNU Makefile.
+#
+#   make              library (static + shared), the hangup tool, examples, tests
+#   make check        the test suite, then the same suite under ASan+UBSan
+#   make test         the test suite once, for the current BUILD
+#   make install      PREFIX=/usr/local DESTDIR= (header, libs, hangup.pc, man)
+#   make bench        benchmarks (see bench/README.md)
+#
+# Every source file is found by wildcard: src/*.c is the library, cli/*.c the
+# tool, tests/t-*.c the C tests, examples/*.c one program each.
+
+VERSION   := 0.1.0
+SOVERSION := 0
+PREFIX    ?= /usr/local
+LIBDIR    ?= $(PREFIX)/lib
+INCDIR    ?= $(PREFIX)/include
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+
+CC        ?= cc
+BUILD     ?= build
+SAN       ?=
+OPT       ?= -O2
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wpointer-arith -Wformat=2
+CFLAGS    ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP \
+             -Iinclude
+LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden
+LDLIBS    ?=
+
+ifeq ($(SAN),1)
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=all
+endif
+
+LIB_SRC   := $(sort $(wildcard src/*.c))
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/t-*.c))
+TLIB_SRC  := $(sort $(wildcard tests/lib/*.c))
+EX_SRC    := $(sort $(wildcard examples/*.c))
+SH_TESTS  := $(sort $(wildcard tests/t-*.sh))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TLIB_OBJ  := $(TLIB_SRC:%.c=$(BUILD)/obj/%.o)
+TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLES  := $(EX_SRC:examples/%.c=$(BUILD)/%)
+
+STATIC    := $(BUILD)/libhangup.a
+SHARED    := $(BUILD)/libhangup.so.$(VERSION)
+SONAME    := libhangup.so.$(SOVERSION)
+TOOL      := $(BUILD)/hangup
+
+.PHONY: all lib tests examples check test install uninstall clean bench \
+        format format-check soak fuzz
+.DEFAULT_GOAL := all
+
+all: lib $(TOOL) examples tests
+
+lib: $(STATIC) $(SHARED) $(BUILD)/$(SONAME) $(BUILD)/libhangup.so \
+     $(BUILD)/hangup.pc
+
+$(BUILD)/obj/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/obj/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icli -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests -c -o $@ $<
+
+$(BUILD)/obj/examples/%.o: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/$(SONAME): $(SHARED)
+	ln -sf libhangup.so.$(VERSION) $@
+
+$(BUILD)/libhangup.so: $(SHARED)
+	ln -sf libhangup.so.$(VERSION) $@
+
+$(BUILD)/hangup.pc: hangup.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# The tool links the static library: one self-contained binary.
+$(TOOL): $(CLI_OBJ) $(STATIC)
+	$(CC) $(SANFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS) -lm
+
+examples: $(EXAMPLES)
+
+$(BUILD)/%: $(BUILD)/obj/examples/%.o $(STATIC)
+	$(CC) $(SANFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+tests: $(TESTS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $< $(TLIB_OBJ) $(STATIC) $(LDLIBS) -lm
+
+# The suite: C tests and shell tests, run by prove. HU_BUILD tells the shell
+# tests where the binaries are. PROVE_JOBS may be set to run them in parallel.
+PROVE      ?= prove
+PROVE_JOBS ?= 2
+test: all
+	HU_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(PROVE_JOBS) --exec '' \
+	    $(TESTS) $(SH_TESTS)
+
+# `make check`: the suite as built, then again under ASan+UBSan.
+check:
+	$(MAKE) test
+	$(MAKE) test BUILD=build/asan SAN=1 OPT=-O1
+
+install: lib $(TOOL)
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 644 include/hangup.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libhangup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf libhangup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhangup.so
+	install -m 644 $(BUILD)/hangup.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
+	for m in docs/*.1; do [ -f "$$m" ] && \
+	    install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
+	for m in docs/*.3; do [ -f "$$m" ] && \
+	    install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man3/ || true; done
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/hangup.h $(DESTDIR)$(LIBDIR)/libhangup.* \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/hangup.pc $(DESTDIR)$(BINDIR)/hangup \
+	    $(DESTDIR)$(MANDIR)/man1/hangup.1 $(DESTDIR)$(MANDIR)/man3/hangup.3
+
+FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h cli/*.c cli/*.h \
+               tests/*.c tests/*.h tests/lib/*.c tests/lib/*.h examples/*.c \
+               bench/*.c bench/*.h)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+-include bench/bench.mk
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) \
+         $(TESTS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d) \
+         $(EXAMPLES:$(BUILD)/%=$(BUILD)/obj/examples/%.d)

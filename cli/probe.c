@@ -1,0 +1,169 @@
+/*
+ * probe.c -- `hangup probe ADDR`: connect, read nothing, and say when and
+ * how the peer goes away. A smoke test of the library on a real peer:
+ *
+ *	nc -l 127.0.0.1 9000 &  hangup probe 127.0.0.1:9000   # then stop nc
+ *
+ * It waits in poll() for POLLRDHUP (the FIN) -- POLLHUP and POLLERR are
+ * always reported -- and calls hu_probe() on each wake-up and every
+ * --interval ms, printing a line whenever what the probe sees changes.
+ */
+#include "cli.h"
+#include "hangup.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char probe_usage[] =
+    "usage: hangup probe [--liveness MS] [--interval MS] ADDR\n\n"
+    "Connect to ADDR, send and read nothing, and print what hu_probe() sees\n"
+    "each time it changes, until the peer has gone. Exit status: 0 the peer\n"
+    "closed (FIN), 3 refused, 4 reset, 5 timed out (dead peer), 6\n"
+    "unreachable, 1 other error, 2 usage.\n\n"
+    "  --liveness MS  arm dead-peer detection (hu_liveness) with MS\n"
+    "  --interval MS  also probe every MS milliseconds (default 1000)\n";
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int parse_ms(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > 86400000UL)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static const char *peer_word(int peer)
+{
+	return peer == HU_PEER_OPEN  ? "open"
+	       : peer == HU_PEER_EOF ? "eof"
+				     : "gone";
+}
+
+int cmd_probe(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"liveness", required_argument, NULL, 'l'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	unsigned liveness = 0, interval = 1000;
+	struct hu_addr addr;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+		case 'i':
+			if (parse_ms(optarg, c == 'l' ? &liveness : &interval) <
+			    0) {
+				fprintf(stderr,
+					"hangup probe: bad --%s value '%s' "
+					"(milliseconds)\n",
+					c == 'l' ? "liveness" : "interval",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			fputs(probe_usage, stdout);
+			return 0;
+		default:
+			fputs(probe_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(probe_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (hu_addr_parse(argv[optind], &addr) < 0) {
+		fprintf(stderr, "hangup probe: bad address '%s'\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (interval == 0)
+		interval = 1000;
+
+	int fd = socket(addr.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "hangup probe: socket: %s\n", strerror(errno));
+		return EXIT_OTHER;
+	}
+	double t0 = now_ms();
+	if (connect(fd, (struct sockaddr *)&addr.sa, addr.len) < 0) {
+		int err = errno;
+		const char *name = hu_errno_name(err);
+		fprintf(stderr, "hangup probe: connect %s: %s (%s)\n",
+			argv[optind], strerror(err), name ? name : "?");
+		close(fd);
+		return err == ECONNREFUSED ? EXIT_REFUSED
+		       : (err == ENETUNREACH || err == EHOSTUNREACH)
+			   ? EXIT_UNREACH
+		       : err == ETIMEDOUT ? EXIT_TIMEOUT
+					  : EXIT_OTHER;
+	}
+	if (liveness > 0 && hu_liveness(fd, liveness) < 0) {
+		fprintf(stderr, "hangup probe: liveness: failed\n");
+		close(fd);
+		return EXIT_OTHER;
+	}
+	printf("connected to %s\n", argv[optind]);
+	fflush(stdout);
+
+	struct hu_probe last;
+	memset(&last, 0xff, sizeof(last));
+	for (;;) {
+		struct hu_probe p;
+		int rc = hu_probe(fd, &p);
+
+		if (rc < 0) {
+			fprintf(stderr, "hangup probe: %s\n", hu_strerror(rc));
+			close(fd);
+			return EXIT_OTHER;
+		}
+		if (p.peer != last.peer || p.unread != last.unread ||
+		    p.tcp_state != last.tcp_state || p.status != last.status) {
+			const char *en = hu_errno_name(p.error);
+
+			printf("%8.0f ms  peer=%-4s state=%-11s unread=%zu "
+			       "unsent=%zu%s%s\n",
+			       now_ms() - t0, peer_word(p.peer),
+			       hu_tcp_state_name(p.tcp_state), p.unread,
+			       p.unsent, en ? " error=" : "", en ? en : "");
+			fflush(stdout);
+			last = p;
+		}
+		if (p.peer != HU_PEER_OPEN) {
+			int reason = p.peer == HU_PEER_EOF
+					 ? HU_CLOSE_EOF
+					 : hu_reason_from_status(p.status);
+			printf("peer %s: %s\n", hu_reason_name(reason),
+			       hu_strerror(p.status));
+			close(fd);
+			return cli_exit_for_reason(reason);
+		}
+		struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
+		(void)poll(&pf, 1, (int)interval);
+	}
+}

@@ -1,0 +1,346 @@
+/*
+ * hangup.h -- know when the other side hung up.
+ *
+ * The one public header of libhangup: detect and handle the end of a
+ * stream-socket connection (TCP over IPv4/IPv6, Unix-domain stream) and say
+ * why it ended. Linux only; depends on libc only.
+ *
+ * Conventions (see docs/ and hangup(3)):
+ *  - Every function returns >= 0 on success (a byte count where one applies)
+ *    or a negative HU_* status code. errno is never the interface; after a
+ *    negative return that came from a failed system call errno still holds
+ *    that call's own error, and only then is it meaningful.
+ *  - No function raises SIGPIPE, whatever the process's disposition of it.
+ *  - A call that fails with HU_BADF or HU_INVAL has had no effect.
+ *  - New status codes are added last and never removed.
+ */
+#ifndef HANGUP_H
+#define HANGUP_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HU_EXPORT __attribute__((visibility("default")))
+#else
+#define HU_EXPORT
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define HU_VERSION_MAJOR 0
+#define HU_VERSION_MINOR 1
+#define HU_VERSION_PATCH 0
+#define HU_VERSION_STRING "0.1.0"
+/** The version as one number: major * 10000 + minor * 100 + patch. */
+#define HU_VERSION_NUMBER \
+	(HU_VERSION_MAJOR * 10000 + HU_VERSION_MINOR * 100 + HU_VERSION_PATCH)
+
+/** The version of the library actually linked, as "MAJOR.MINOR.PATCH". */
+HU_EXPORT const char *hu_version(void);
+/** The version of the library actually linked, as HU_VERSION_NUMBER. */
+HU_EXPORT unsigned hu_version_number(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Negative results. Values are stable: new codes are added last (more
+ * negative), none is ever removed or renumbered.
+ */
+enum hu_status {
+	HU_OK = 0,
+	HU_AGAIN = -1,   /**< nothing now; wait for readiness (EAGAIN) */
+	HU_EOF = -2,     /**< the peer finished sending (FIN): orderly close
+			      or half-close */
+	HU_RESET = -3,   /**< the peer reset the connection (RST) */
+	HU_PIPE = -4,    /**< can no longer send: the peer is gone (RST after
+			      our late write) or we shut down writing (EPIPE) */
+	HU_TIMEOUT = -5, /**< the peer is presumed dead: keepalive or the user
+			      timeout expired (ETIMEDOUT) */
+	HU_UNREACH = -6, /**< host or network unreachable */
+	HU_REFUSED = -7, /**< connection refused */
+	HU_BADF = -8,    /**< not an open socket of a supported kind */
+	HU_INVAL = -9,   /**< a bad argument */
+	HU_ERROR = -10   /**< any other system error (errno tells which) */
+};
+
+/**
+ * A short sentence naming a status code (or "success" for >= 0). Never NULL;
+ * an unknown negative code gives "unknown hangup status".
+ */
+HU_EXPORT const char *hu_strerror(int code);
+
+/**
+ * The short upper-case name of a status code: "HU_EOF", "HU_RESET", ... ;
+ * "HU_OK" for >= 0. Never NULL.
+ */
+HU_EXPORT const char *hu_status_name(int code);
+
+/**
+ * The symbolic name of an errno value, e.g. "ECONNRESET" for ECONNRESET, or
+ * NULL when `err` is 0 or unknown. Reads nothing but its argument.
+ */
+HU_EXPORT const char *hu_errno_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Close reasons (used by the event loop and every CLI output)               */
+/* ------------------------------------------------------------------------ */
+
+/** Why a connection ended. The words are hu_reason_name()'s. */
+enum hu_reason {
+	HU_CLOSE_EOF = 0, /**< "eof": the peer closed (FIN), we finished */
+	HU_CLOSE_RESET,   /**< "reset": the peer reset (RST) or refused
+			       our late data */
+	HU_CLOSE_TIMEOUT, /**< "timeout": dead peer (keepalive / user
+			       timeout expired) */
+	HU_CLOSE_IDLE,    /**< "idle": our own idle timeout expired */
+	HU_CLOSE_LOCAL,   /**< "local": we closed gracefully */
+	HU_CLOSE_ABORT,   /**< "abort": we aborted (RST) */
+	HU_CLOSE_UNREACH, /**< "unreachable": ICMP unreachable */
+	HU_CLOSE_REFUSED, /**< "refused": a connect was refused */
+	HU_CLOSE_CONNECT_TIMEOUT, /**< "connect-timeout": a connect did not
+				       complete in time */
+	HU_CLOSE_ERROR            /**< "error": anything else (errno kept) */
+};
+
+/** The lower-case word for a reason ("eof", "reset", ...); "?" if unknown. */
+HU_EXPORT const char *hu_reason_name(int reason);
+
+/**
+ * The close reason that a status code stands for when it ends a connection:
+ * HU_EOF -> HU_CLOSE_EOF, HU_RESET and HU_PIPE -> HU_CLOSE_RESET, HU_TIMEOUT
+ * -> HU_CLOSE_TIMEOUT, HU_UNREACH -> HU_CLOSE_UNREACH, HU_REFUSED ->
+ * HU_CLOSE_REFUSED, anything else -> HU_CLOSE_ERROR.
+ */
+HU_EXPORT int hu_reason_from_status(int code);
+
+/* ------------------------------------------------------------------------ */
+/* I/O: stateless, SIGPIPE-safe, classified                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Receive up to `len` bytes from the stream socket `fd`.
+ *
+ * Returns the number of bytes read (> 0), or:
+ *  HU_AGAIN   no data now (non-blocking socket);
+ *  HU_EOF     the peer will send nothing more (FIN). Sticky: every later call
+ *             returns HU_EOF again, until a reset is known (see below);
+ *  HU_RESET   the peer reset the connection. Data that arrived before the
+ *             reset is returned first, by earlier calls;
+ *  HU_TIMEOUT the connection was declared dead (keepalive/user timeout);
+ *  HU_BADF    fd is not an open stream socket (also for UDP, pipes, files);
+ *  HU_INVAL   buf is NULL or len is 0 (0 would be ambiguous with EOF).
+ *
+ * A reset or timeout that hu_probe() took from the kernel is remembered and
+ * reported here instead of an EOF. Retries EINTR. Blocks only if the socket
+ * is blocking. Costs one getsockopt() beside the recv() to check the socket
+ * type; the event loop's internal path does not pay it.
+ */
+HU_EXPORT ssize_t hu_recv(int fd, void *buf, size_t len);
+
+/**
+ * Send up to `len` bytes on the stream socket `fd`, never raising SIGPIPE
+ * (MSG_NOSIGNAL, on TCP and Unix sockets alike), retrying EINTR.
+ *
+ * Returns the number of bytes accepted by the kernel (may be short on a
+ * non-blocking socket), or HU_AGAIN (send buffer full), HU_RESET (the peer
+ * reset), HU_PIPE (the peer is gone -- the kernel reports EPIPE when the
+ * peer's RST answered an earlier write after its FIN -- or we shut down
+ * writing), HU_TIMEOUT, HU_BADF, HU_INVAL (buf NULL with len > 0).
+ *
+ * Note: the first write after the peer's close usually *succeeds* on TCP
+ * (the kernel cannot know yet); it draws the RST that makes the next one
+ * fail. Use hu_probe() or EPOLLRDHUP to learn of the FIN before writing.
+ */
+HU_EXPORT ssize_t hu_send(int fd, const void *buf, size_t len);
+
+/**
+ * Scatter/gather hu_send(): sends the `iovcnt` buffers of `iov` in order with
+ * one sendmsg(). Same results as hu_send(); HU_INVAL if iov is NULL with
+ * iovcnt > 0, or iovcnt is negative or above IOV_MAX.
+ */
+HU_EXPORT ssize_t hu_sendv(int fd, const struct iovec *iov, int iovcnt);
+
+/* ------------------------------------------------------------------------ */
+/* Socket policy: probe, liveness, report, close                             */
+/* ------------------------------------------------------------------------ */
+
+/** What hu_probe() found out about the peer. */
+enum hu_peer {
+	HU_PEER_OPEN = 0, /**< no sign that the peer has gone */
+	HU_PEER_EOF = 1,  /**< the peer's FIN arrived; `unread` bytes may still
+			       be queued before it */
+	HU_PEER_GONE =
+	    2 /**< reset, timed out or errored; `status` says which */
+};
+
+/** The result of hu_probe(): a snapshot, taken without consuming data. */
+struct hu_probe {
+	int peer;        /**< HU_PEER_OPEN, HU_PEER_EOF or HU_PEER_GONE */
+	int status;      /**< 0 (open), HU_EOF, or for GONE the HU_* code:
+			      HU_RESET, HU_PIPE, HU_TIMEOUT, HU_UNREACH,
+			      HU_REFUSED or HU_ERROR */
+	int error;       /**< the errno value behind `status` (ECONNRESET, ...),
+			      or 0 */
+	size_t unread;   /**< bytes we can still read (SIOCINQ) */
+	size_t unsent;   /**< bytes sent or queued but not yet acknowledged
+			      (SIOCOUTQ; on Unix sockets the kernel counts buffer
+			      memory, not payload) */
+	int tcp_state;   /**< TCP_INFO tcpi_state (TCP_ESTABLISHED, ...), or -1
+			      for a Unix-domain socket */
+	unsigned events; /**< what poll() saw: POLLIN, POLLOUT, POLLRDHUP,
+			      POLLHUP, POLLERR bits */
+};
+
+/**
+ * Look at the connection on `fd` without consuming data and without
+ * blocking, and say whether the peer is still there.
+ *
+ * A pending socket error (an RST or a timeout) can only be read from the
+ * kernel by consuming it (SO_ERROR, recv and MSG_PEEK all clear it, after
+ * which recv() returns 0 as if the peer had closed cleanly). hu_probe()
+ * therefore keeps what it consumed, keyed by fd and socket cookie, and
+ * hu_recv()/hu_send() on the same socket report it in place of the false EOF.
+ * If something else consumed the error first (a raw getsockopt(SO_ERROR)),
+ * the kernel keeps no trace of it and a reset then reads as HU_PEER_EOF.
+ *
+ * Returns 0 and fills *out, or HU_BADF (not an open stream socket), HU_INVAL
+ * (out NULL, or a listening socket: it has no peer).
+ */
+HU_EXPORT int hu_probe(int fd, struct hu_probe *out);
+
+/**
+ * Arm dead-peer detection on the TCP socket `fd`: a peer that vanished (host
+ * crash, cable cut, partition) is reported as HU_TIMEOUT (recv/send fail with
+ * ETIMEDOUT, epoll reports EPOLLERR|EPOLLHUP) within about `timeout_ms`,
+ * whether the connection is idle or has unacknowledged data. A live peer is
+ * never declared dead: it answers keepalive probes, and a peer that merely
+ * does not read (zero window) answers window probes.
+ *
+ * It sets SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and
+ * TCP_USER_TIMEOUT together. Keepalive counts whole seconds and needs one
+ * unanswered probe before it can give up, so:
+ *   T     = timeout_ms / 1000, rounded down, at least 2 (seconds)
+ *   idle  = T / 2 (at least 1, at most 32767)
+ *   intvl = (T - idle) / 3 (at least 1, at most 32767)
+ *   cnt   = (T - idle) / intvl (at least 1, at most 127)
+ *   TCP_USER_TIMEOUT = (idle + intvl * cnt) * 1000 ms  (<= T seconds)
+ * With both set the kernel drops an idle connection at the first keepalive
+ * tick at which nothing was received for TCP_USER_TIMEOUT, and a busy one
+ * when data stayed unacknowledged for TCP_USER_TIMEOUT counted from the
+ * first retransmission -- i.e. up to one retransmission timeout (0.2-0.45 s
+ * on loopback) later. Add a few tens of ms of kernel timer slack.
+ * Values below 2000 are rounded up to 2 s (idle 1 s + one probe interval).
+ *
+ * timeout_ms == 0 turns detection off (SO_KEEPALIVE 0, TCP_USER_TIMEOUT 0).
+ * On a Unix-domain stream socket this is a no-op that returns 0 (the kernel
+ * reports a vanished local peer at once). Returns HU_BADF for anything that
+ * is not a stream socket, HU_INVAL for timeout_ms above INT_MAX.
+ */
+HU_EXPORT int hu_liveness(int fd, unsigned timeout_ms);
+
+/** A snapshot of a connection's transport state (hu_report()). */
+struct hu_report {
+	int tcp_state;        /**< tcpi_state, or -1 (Unix socket) */
+	unsigned rtt_us;      /**< smoothed round-trip time */
+	unsigned rttvar_us;   /**< its variance */
+	unsigned rto_us;      /**< current retransmission timeout */
+	unsigned retransmits; /**< segments retransmitted in all
+				   (tcpi_total_retrans) */
+	unsigned backoff;     /**< consecutive timeouts now */
+	unsigned probes;      /**< unanswered keepalive/window probes */
+	unsigned unacked;     /**< segments sent, not yet acked */
+	size_t unsent;        /**< bytes not yet acked (SIOCOUTQ) */
+	size_t unread;        /**< bytes we have not read (SIOCINQ) */
+	unsigned long long bytes_acked;    /**< bytes the peer acknowledged */
+	unsigned long long bytes_received; /**< bytes we received */
+	unsigned last_data_recv_ms;        /**< ms since data last arrived */
+	unsigned last_ack_recv_ms;         /**< ms since an ACK last arrived */
+};
+
+/**
+ * Fill *out with TCP_INFO and the queue sizes of `fd`. For a Unix-domain
+ * socket only tcp_state (-1), unsent and unread are set; the rest is 0.
+ * Returns 0, HU_BADF (not a stream socket) or HU_INVAL (out NULL).
+ */
+HU_EXPORT int hu_report(int fd, struct hu_report *out);
+
+/**
+ * Close `fd` so that the peer gets everything we queued and no RST: shut
+ * down writing (our FIN goes after our data), keep reading and discarding
+ * until the peer's FIN or until `linger_ms` runs out, wait (within the same
+ * time) for our data to be acknowledged, then close.
+ *
+ * Reading what the peer still sends is what prevents the RST: closing a
+ * socket with unread data makes Linux send RST at once and discard our
+ * unsent data (RFC 2525, tcp_close() in net/ipv4/tcp.c).
+ *
+ * Always closes an fd that is an open stream socket. Returns 0 when the
+ * peer's FIN came in time, HU_TIMEOUT when linger_ms ran out first,
+ * HU_RESET (or HU_TIMEOUT, HU_PIPE) when the connection was already dead or
+ * died meanwhile. If `out` is not NULL it is filled just before the close;
+ * out->unsent is then the number of bytes the peer never acknowledged.
+ * HU_BADF (not an open stream socket -- the fd is then left alone).
+ */
+HU_EXPORT int hu_close_graceful(int fd, unsigned linger_ms,
+				struct hu_report *out);
+
+/**
+ * Abort the connection: SO_LINGER {1, 0} and close, so the peer gets an RST
+ * at once and everything unsent is discarded. Unix-domain sockets have no
+ * RST; the peer sees EOF (or ECONNRESET if it had unread data for us).
+ * Returns 0, or HU_BADF (not an open stream socket -- then left alone).
+ */
+HU_EXPORT int hu_abort(int fd);
+
+/**
+ * The name of a TCP state ("ESTABLISHED", "CLOSE_WAIT", ...), "UNIX" for -1,
+ * "?" for an unknown value.
+ */
+HU_EXPORT const char *hu_tcp_state_name(int tcp_state);
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** A parsed socket address (hu_addr_parse()). */
+struct hu_addr {
+	struct sockaddr_storage sa; /**< AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t len;              /**< the length to pass to bind/connect */
+};
+
+/**
+ * Parse `text` into *out. Accepted forms:
+ *   HOST:PORT     HOST an IPv4 literal (127.0.0.1) or "localhost"
+ *   [V6]:PORT     an IPv6 literal, e.g. [::1]:8080
+ *   :PORT         loopback 127.0.0.1
+ *   unix:PATH     a Unix-domain socket path (unix:@NAME is abstract)
+ * PORT is 0..65535 (0 lets the kernel choose when binding). No DNS lookup is
+ * ever made. Returns 0, or HU_INVAL (malformed, port out of range, path too
+ * long for sun_path, NULL arguments).
+ */
+HU_EXPORT int hu_addr_parse(const char *text, struct hu_addr *out);
+
+/**
+ * Format a socket address as hu_addr_parse() reads it ("127.0.0.1:80",
+ * "[::1]:80", "unix:/tmp/s"). Writes at most `size` bytes including the NUL
+ * and returns the length it needed (like snprintf), or HU_INVAL.
+ */
+HU_EXPORT int hu_addr_format(const struct sockaddr *sa, socklen_t len,
+			     char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HANGUP_H */

@@ -1,0 +1,234 @@
+/*
+ * close.c -- transport reports, graceful close, abortive close.
+ *
+ * Why a graceful close is more than close(): if unread data sits in our
+ * receive queue when we close, Linux sends an RST at once instead of a FIN
+ * and throws away whatever we had queued for the peer (tcp_close() in
+ * net/ipv4/tcp.c; RFC 2525 section 2.17). The peer then loses the tail of
+ * our data. So: shut down writing (our FIN queues behind our data), read and
+ * discard until the peer's FIN, wait for our data to be acknowledged, then
+ * close with an empty receive queue.
+ */
+#include "internal.h"
+
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t hu__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static size_t queue_bytes(int fd, unsigned long req)
+{
+	int v = 0;
+
+	if (ioctl(fd, req, &v) < 0 || v < 0)
+		return 0;
+	return (size_t)v;
+}
+
+int hu__report_fill(int fd, int kind, struct hu_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->tcp_state = -1;
+	out->unread = queue_bytes(fd, SIOCINQ);
+	out->unsent = queue_bytes(fd, SIOCOUTQ);
+	if (kind != HU__KIND_TCP)
+		return 0;
+
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return hu__status_errno(NULL);
+	out->tcp_state = ti.tcpi_state;
+	out->rtt_us = ti.tcpi_rtt;
+	out->rttvar_us = ti.tcpi_rttvar;
+	out->rto_us = ti.tcpi_rto;
+	out->retransmits = ti.tcpi_total_retrans;
+	out->backoff = ti.tcpi_backoff;
+	out->probes = ti.tcpi_probes;
+	out->unacked = ti.tcpi_unacked;
+	out->bytes_acked = ti.tcpi_bytes_acked;
+	out->bytes_received = ti.tcpi_bytes_received;
+	out->last_data_recv_ms = ti.tcpi_last_data_recv;
+	out->last_ack_recv_ms = ti.tcpi_last_ack_recv;
+	/* A socket that has finished (HU__TCP_CLOSE) after its FIN was acked
+	 * has nothing unacknowledged, but SIOCOUTQ keeps counting the FIN. */
+	if (ti.tcpi_state == HU__TCP_CLOSE && ti.tcpi_unacked == 0)
+		out->unsent = 0;
+	return 0;
+}
+
+int hu_report(int fd, struct hu_report *out)
+{
+	int kind;
+
+	if (out == NULL)
+		return HU_INVAL;
+	if ((kind = hu__socket_kind(fd)) < 0)
+		return kind;
+	return hu__report_fill(fd, kind, out);
+}
+
+/* Wait up to `ms` for fd to become readable (or hung up). */
+static void wait_readable(int fd, uint64_t ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+	(void)poll(&p, 1, ms > 1000000 ? 1000000 : (int)ms);
+}
+
+static uint64_t remaining(uint64_t deadline)
+{
+	uint64_t now = hu__now_ms();
+
+	return now >= deadline ? 0 : deadline - now;
+}
+
+/* Read and discard until the peer's FIN (0), or a status < 0. */
+static int drain_until_fin(int fd, uint64_t deadline, int *err)
+{
+	char sink[4096];
+
+	for (;;) {
+		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n == 0)
+			return 0;
+		int st = hu__status_errno(err);
+		if (st == HU__INTR)
+			continue;
+		if (st != HU_AGAIN)
+			return st;
+		uint64_t left = remaining(deadline);
+		if (left == 0)
+			return HU_TIMEOUT;
+		wait_readable(fd, left);
+	}
+}
+
+/*
+ * After the peer's FIN: wait until the peer has acknowledged all we sent
+ * (SIOCOUTQ 0, or the state machine finished), sleeping in growing steps --
+ * the kernel has no readiness event for "everything acknowledged".
+ */
+static int wait_acked(int fd, uint64_t deadline)
+{
+	long step_us = 200;
+
+	for (;;) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+			return 0;
+		if (ti.tcpi_state == HU__TCP_CLOSE || ti.tcpi_unacked == 0 ||
+		    queue_bytes(fd, SIOCOUTQ) == 0)
+			return 0;
+		uint64_t left = remaining(deadline);
+		if (left == 0)
+			return HU_TIMEOUT;
+		if ((uint64_t)step_us / 1000 > left)
+			step_us = (long)left * 1000;
+		struct timespec ts = {0, step_us * 1000};
+		nanosleep(&ts, NULL);
+		if (step_us < 50000)
+			step_us *= 2;
+	}
+}
+
+int hu_close_graceful(int fd, unsigned linger_ms, struct hu_report *out)
+{
+	int kind, err = 0, result = 0;
+
+	if ((kind = hu__socket_kind(fd)) < 0)
+		return kind;
+	uint64_t deadline = hu__now_ms() + linger_ms;
+
+	/* An error hu_probe() already took from the kernel ends it now. */
+	int stashed = hu__stash_get(fd, 1);
+	if (stashed != 0) {
+		err = stashed;
+		result = hu__status_of(stashed);
+		goto done;
+	}
+	if (shutdown(fd, SHUT_WR) < 0) {
+		int st = hu__status_errno(&err);
+
+		/* ENOTCONN: reset, timed out or never connected; a pending
+		 * error (if any) says which. */
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 &&
+		    soerr != 0) {
+			err = soerr;
+			st = hu__status_of(soerr);
+		}
+		result = st == HU_ERROR && err != 0 ? HU_PIPE : st;
+		goto done;
+	}
+	result = drain_until_fin(fd, deadline, &err);
+	if (result == 0 && kind == HU__KIND_TCP)
+		result = wait_acked(fd, deadline);
+done:
+	if (out != NULL)
+		hu__report_fill(fd, kind, out);
+	hu__stash_forget(fd);
+	close(fd);
+	if (result < 0)
+		hu__errno_set(err);
+	return result;
+}
+
+int hu_abort(int fd)
+{
+	int kind;
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if ((kind = hu__socket_kind(fd)) < 0)
+		return kind;
+	/* SO_LINGER {1, 0}: tcp_close() skips the FIN handshake, sends RST
+	 * and frees the socket. Unix sockets ignore it. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	hu__stash_forget(fd);
+	close(fd);
+	return 0;
+}
+
+const char *hu_tcp_state_name(int s)
+{
+	static const char *const names[] = {
+	    [HU__TCP_ESTABLISHED] = "ESTABLISHED",
+	    [HU__TCP_SYN_SENT] = "SYN_SENT",
+	    [HU__TCP_SYN_RECV] = "SYN_RECV",
+	    [HU__TCP_FIN_WAIT1] = "FIN_WAIT1",
+	    [HU__TCP_FIN_WAIT2] = "FIN_WAIT2",
+	    [HU__TCP_TIME_WAIT] = "TIME_WAIT",
+	    [HU__TCP_CLOSE] = "CLOSE",
+	    [HU__TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	    [HU__TCP_LAST_ACK] = "LAST_ACK",
+	    [HU__TCP_LISTEN] = "LISTEN",
+	    [HU__TCP_CLOSING] = "CLOSING",
+	};
+
+	if (s == -1)
+		return "UNIX";
+	if (s <= 0 || s > HU__TCP_CLOSING || names[s] == NULL)
+		return "?";
+	return names[s];
+}

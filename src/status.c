@@ -1,0 +1,233 @@
+/*
+ * status.c -- the result vocabulary, and the one place errno is read.
+ *
+ * errno is meaningful only right after a call that returned -1: a successful
+ * recv() or send() never writes it, so a stale EAGAIN or EINPROGRESS from an
+ * earlier call survives a recv() that returned 0 (kernel-truth.md, sc. 9).
+ * Every file of the library therefore turns a failure into an HU_* code by
+ * calling hu__status_errno() at once, and nothing else touches errno.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+int hu__status_of(int err)
+{
+	switch (err) {
+	case 0:
+		return HU_OK;
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+		return HU_AGAIN;
+	case EINTR:
+		return HU__INTR;
+	case EINPROGRESS:
+	case EALREADY:
+		return HU__INPROGRESS;
+	case ECONNRESET:
+	case ECONNABORTED:
+		return HU_RESET;
+	/* EPIPE: we shut down writing, or the peer's RST answered our write
+	 * after its FIN -- tcp_reset() sets EPIPE, not ECONNRESET, in
+	 * CLOSE_WAIT (kernel-truth.md, sc. 1a/1b). Either way the peer is
+	 * gone for sending. */
+	case EPIPE:
+	case ESHUTDOWN:
+		return HU_PIPE;
+	case ETIMEDOUT:
+		return HU_TIMEOUT;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return HU_UNREACH;
+	case ECONNREFUSED:
+		return HU_REFUSED;
+	case EBADF:
+	case ENOTSOCK:
+	case EPROTOTYPE:
+	case EOPNOTSUPP:
+	case ESOCKTNOSUPPORT:
+		return HU_BADF;
+	case EINVAL:
+	case EFAULT:
+	case EAFNOSUPPORT:
+	case ENAMETOOLONG:
+	case EDESTADDRREQ:
+		return HU_INVAL;
+	default:
+		return HU_ERROR;
+	}
+}
+
+int hu__status_errno(int *err_out)
+{
+	int err = errno;
+
+	if (err_out)
+		*err_out = err;
+	return hu__status_of(err);
+}
+
+void hu__errno_set(int err)
+{
+	if (err)
+		errno = err;
+}
+
+const char *hu_strerror(int code)
+{
+	if (code >= 0)
+		return "success";
+	switch (code) {
+	case HU_AGAIN:
+		return "nothing now; wait for readiness";
+	case HU_EOF:
+		return "the peer finished sending (FIN)";
+	case HU_RESET:
+		return "the peer reset the connection (RST)";
+	case HU_PIPE:
+		return "can no longer send: the peer is gone or we shut down "
+		       "writing";
+	case HU_TIMEOUT:
+		return "the peer is presumed dead: keepalive or user timeout "
+		       "expired";
+	case HU_UNREACH:
+		return "host or network unreachable";
+	case HU_REFUSED:
+		return "connection refused";
+	case HU_BADF:
+		return "not an open socket of a supported kind";
+	case HU_INVAL:
+		return "invalid argument";
+	case HU_ERROR:
+		return "system error";
+	default:
+		return "unknown hangup status";
+	}
+}
+
+const char *hu_status_name(int code)
+{
+	static const char *const names[] = {
+	    "HU_OK",   "HU_AGAIN",   "HU_EOF",     "HU_RESET",
+	    "HU_PIPE", "HU_TIMEOUT", "HU_UNREACH", "HU_REFUSED",
+	    "HU_BADF", "HU_INVAL",   "HU_ERROR",
+	};
+
+	if (code >= 0)
+		return names[0];
+	if (code >= HU_ERROR)
+		return names[-code];
+	return "HU_UNKNOWN";
+}
+
+const char *hu_errno_name(int err)
+{
+	switch (err) {
+#define E(x)    \
+	case x: \
+		return #x
+		E(EPERM);
+		E(ENOENT);
+		E(EINTR);
+		E(EIO);
+		E(EBADF);
+		E(EAGAIN);
+		E(ENOMEM);
+		E(EACCES);
+		E(EFAULT);
+		E(EBUSY);
+		E(EEXIST);
+		E(ENOTDIR);
+		E(EISDIR);
+		E(EINVAL);
+		E(ENFILE);
+		E(EMFILE);
+		E(ENOSPC);
+		E(EPIPE);
+		E(ENAMETOOLONG);
+		E(ENOTSOCK);
+		E(EDESTADDRREQ);
+		E(EMSGSIZE);
+		E(EPROTOTYPE);
+		E(ENOPROTOOPT);
+		E(EPROTONOSUPPORT);
+		E(ESOCKTNOSUPPORT);
+		E(EOPNOTSUPP);
+		E(EAFNOSUPPORT);
+		E(EADDRINUSE);
+		E(EADDRNOTAVAIL);
+		E(ENETDOWN);
+		E(ENETUNREACH);
+		E(ENETRESET);
+		E(ECONNABORTED);
+		E(ECONNRESET);
+		E(ENOBUFS);
+		E(EISCONN);
+		E(ENOTCONN);
+		E(ESHUTDOWN);
+		E(ETIMEDOUT);
+		E(ECONNREFUSED);
+		E(EHOSTDOWN);
+		E(EHOSTUNREACH);
+		E(EALREADY);
+		E(EINPROGRESS);
+		E(EPROTO);
+#undef E
+	default:
+		return NULL;
+	}
+}
+
+const char *hu_reason_name(int reason)
+{
+	static const char *const words[] = {
+	    [HU_CLOSE_EOF] = "eof",
+	    [HU_CLOSE_RESET] = "reset",
+	    [HU_CLOSE_TIMEOUT] = "timeout",
+	    [HU_CLOSE_IDLE] = "idle",
+	    [HU_CLOSE_LOCAL] = "local",
+	    [HU_CLOSE_ABORT] = "abort",
+	    [HU_CLOSE_UNREACH] = "unreachable",
+	    [HU_CLOSE_REFUSED] = "refused",
+	    [HU_CLOSE_CONNECT_TIMEOUT] = "connect-timeout",
+	    [HU_CLOSE_ERROR] = "error",
+	};
+
+	if (reason < 0 || reason > HU_CLOSE_ERROR)
+		return "?";
+	return words[reason];
+}
+
+int hu_reason_from_status(int code)
+{
+	switch (code) {
+	case HU_EOF:
+		return HU_CLOSE_EOF;
+	case HU_RESET:
+	case HU_PIPE:
+		return HU_CLOSE_RESET;
+	case HU_TIMEOUT:
+		return HU_CLOSE_TIMEOUT;
+	case HU_UNREACH:
+		return HU_CLOSE_UNREACH;
+	case HU_REFUSED:
+		return HU_CLOSE_REFUSED;
+	default:
+		return HU_CLOSE_ERROR;
+	}
+}
+
+const char *hu_version(void)
+{
+	return HU_VERSION_STRING;
+}
+
+unsigned hu_version_number(void)
+{
+	return HU_VERSION_NUMBER;
+}

@@ -1,0 +1,39 @@
+/*
+ * tap.h -- a tiny TAP producer for C tests, run by prove.
+ *
+ * Each case runs in a forked child with an alarm(), so a socket that hangs
+ * fails its case instead of the whole run, and a crash (SIGSEGV, SIGPIPE,
+ * an ASan abort) fails only that case. The child also compares its count of
+ * open fds before and after the case: a leaked fd fails it.
+ *
+ *	static void t_fin(void) { ... CHECK(n == 0, "recv gave %zd", n); }
+ *	int main(void) { tap_plan(1); RUN(t_fin, 5); return tap_done(); }
+ *
+ * In a case, CHECK() records a failure and goes on; REQUIRE() stops the
+ * case; SKIP() ends it as skipped with a reason ("# SKIP reason" in TAP).
+ */
+#ifndef HU_TAP_H
+#define HU_TAP_H
+
+#include <stdarg.h>
+
+void tap_plan(int n);
+int tap_done(void);
+void tap_run(const char *name, void (*fn)(void), unsigned timeout_s);
+void tap_check(int ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void tap_require(int ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void tap_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
+__attribute__((noreturn));
+void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Do not count this fd as leaked (e.g. one the case hands to a helper). */
+int tap_fd_count(void);
+
+#define RUN(fn, timeout_s) tap_run(#fn, fn, timeout_s)
+#define CHECK(cond, ...) tap_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+#define REQUIRE(cond, ...) \
+	tap_require(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+#define SKIP(...) tap_skip(__VA_ARGS__)
+
+#endif

@@ -1,0 +1,167 @@
+/* testlib.c -- see testlib.h. */
+#include "testlib.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int tcp_listener(int family, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	REQUIRE(fd >= 0, "socket(%d)", family);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*s4);
+	}
+	REQUIRE(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind");
+	REQUIRE(listen(fd, 16) == 0, "listen");
+	REQUIRE(getsockname(fd, (struct sockaddr *)&ss, &len) == 0,
+		"getsockname");
+	if (port)
+		*port = ntohs(family == AF_INET6
+				  ? ((struct sockaddr_in6 *)&ss)->sin6_port
+				  : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+void tcp_pair(int family, int *client, int *server)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int lfd = tcp_listener(family, NULL);
+
+	REQUIRE(getsockname(lfd, (struct sockaddr *)&ss, &len) == 0,
+		"getsockname");
+	*client = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	REQUIRE(*client >= 0, "socket");
+	REQUIRE(connect(*client, (struct sockaddr *)&ss, len) == 0, "connect");
+	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	REQUIRE(*server >= 0, "accept");
+	close(lfd);
+}
+
+void unix_pair(int *a, int *b)
+{
+	int sv[2];
+
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
+		"socketpair");
+	*a = sv[0];
+	*b = sv[1];
+}
+
+double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+unsigned wait_for(int fd, unsigned events, int timeout_ms)
+{
+	double end = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd,
+				   .events = (short)(events & 0xffff)};
+		int left = (int)(end - now_ms());
+
+		if (left < 0)
+			left = 0;
+		int n = poll(&p, 1, left > 20 ? 20 : left);
+		if (n > 0 && (p.revents & (short)events))
+			return (unsigned)p.revents;
+		if (left == 0)
+			return 0;
+	}
+}
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	REQUIRE(fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0,
+		"O_NONBLOCK");
+}
+
+void close_rst(int fd)
+{
+	struct linger lg = {1, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+void enter_private_netns(void)
+{
+	if (geteuid() != 0)
+		SKIP("needs root for a private network namespace");
+	if (unshare(CLONE_NEWNET) != 0)
+		SKIP("unshare(CLONE_NEWNET) not permitted here");
+
+	/* Bring up lo in the new namespace (ip link set lo up). */
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	REQUIRE(s >= 0, "socket for SIOCSIFFLAGS");
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	REQUIRE(ioctl(s, SIOCGIFFLAGS, &ifr) == 0, "SIOCGIFFLAGS");
+	ifr.ifr_flags |= IFF_UP;
+	REQUIRE(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "SIOCSIFFLAGS");
+	close(s);
+}
+
+void drop_all_tcp(void)
+{
+	if (system("command -v nft >/dev/null 2>&1") != 0)
+		SKIP("nft (nftables) not installed");
+	int rc =
+	    system("nft -f - <<'EOF'\n"
+		   "table inet hu_test {\n"
+		   "  chain input {\n"
+		   "    type filter hook input priority 0; policy accept;\n"
+		   "    meta l4proto tcp drop\n"
+		   "  }\n"
+		   "}\n"
+		   "EOF\n");
+	REQUIRE(rc == 0, "nft: add drop rule (rc %d)", rc);
+}
+
+void stop_dropping(void)
+{
+	int rc = system("nft delete table inet hu_test");
+
+	CHECK(rc == 0, "nft delete table (rc %d)", rc);
+}

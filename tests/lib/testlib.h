@@ -1,0 +1,45 @@
+/*
+ * testlib.h -- socket fixtures for the tests: connected pairs on loopback
+ * (IPv4, IPv6) and Unix sockets, readiness waits, private network
+ * namespaces with packet drops for dead-peer cases.
+ */
+#ifndef HU_TESTLIB_H
+#define HU_TESTLIB_H
+
+#include "tap.h"
+
+#include <stddef.h>
+
+/* A connected TCP pair over loopback of `family` (AF_INET or AF_INET6),
+ * both blocking; the listener is closed. Fails the case on error. */
+void tcp_pair(int family, int *client, int *server);
+/* A connected AF_UNIX stream pair (socketpair). */
+void unix_pair(int *a, int *b);
+/* A TCP listener on 127.0.0.1:0; *port gets the port. */
+int tcp_listener(int family, int *port);
+
+/* poll() fd until one of `events` (POLLIN, POLLRDHUP, POLLHUP, POLLERR...)
+ * is set or timeout_ms passes; returns revents (0 on timeout). */
+unsigned wait_for(int fd, unsigned events, int timeout_ms);
+/* Sleep ms milliseconds (lets loopback segments land). */
+void sleep_ms(int ms);
+/* Monotonic milliseconds. */
+double now_ms(void);
+/* Make fd non-blocking. */
+void set_nonblock(int fd);
+/* SO_LINGER {1,0} and close: the peer gets an RST. */
+void close_rst(int fd);
+
+/*
+ * Move the calling process (the forked test case) into a new, private
+ * network namespace with loopback up: it vanishes when the case exits, so
+ * nothing is left behind even on failure. SKIPs the case if not root.
+ */
+void enter_private_netns(void);
+/* In a private netns: drop every TCP segment at the input hook (nft), so
+ * both ends look dead to each other. SKIPs the case if nft is missing. */
+void drop_all_tcp(void);
+/* Undo drop_all_tcp(). */
+void stop_dropping(void);
+
+#endif
