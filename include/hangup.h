@@ -339,6 +339,187 @@ HU_EXPORT int hu_addr_parse(const char *text, struct hu_addr *out);
 HU_EXPORT int hu_addr_format(const struct sockaddr *sa, socklen_t len,
 			     char *buf, size_t size);
 
+/* ------------------------------------------------------------------------ */
+/* Event loop                                                                */
+/* ------------------------------------------------------------------------ */
+/*
+ * An epoll loop (edge-triggered, EPOLLRDHUP always requested) on which every
+ * connection ends with exactly one on_close that says why. One thread per
+ * loop. All objects are opaque and owned by the library. A connection may be
+ * closed from inside any of its callbacks: the close is recorded at once
+ * (later writes fail with HU_PIPE) and on_close runs, and memory is freed,
+ * at a safe point after the current callback returns.
+ */
+
+typedef struct hu_loop hu_loop;
+typedef struct hu_listener hu_listener;
+typedef struct hu_conn hu_conn;
+typedef struct hu_timer hu_timer;
+
+/** Where in its life a connection ended (hu_close_info.phase). */
+enum hu_phase {
+	HU_PHASE_CONNECTING = 0, /**< "connecting": connect not completed */
+	HU_PHASE_OPEN,           /**< "open": both directions open */
+	HU_PHASE_PEER_DONE,      /**< "peer-done": after the peer's FIN */
+	HU_PHASE_LOCAL_DONE,     /**< "local-done": after our shutdown */
+	HU_PHASE_CLOSING         /**< "closing": during a graceful close */
+};
+
+/** The word for a phase ("connecting", "open", "peer-done", ...). */
+HU_EXPORT const char *hu_phase_name(int phase);
+
+/** What on_close reports: the connection's end and its accounting. */
+struct hu_close_info {
+	int reason; /**< enum hu_reason */
+	int error;  /**< the errno value behind it (ECONNRESET...), or 0 */
+	int phase;  /**< enum hu_phase at the moment it ended */
+	unsigned long long bytes_in;    /**< bytes received and delivered */
+	unsigned long long bytes_out;   /**< bytes the kernel accepted */
+	unsigned long long undelivered; /**< bytes we wrote (buffered or sent)
+					     that the peer never acknowledged */
+	unsigned long long duration_ms; /**< from creation to close */
+};
+
+/**
+ * Per-connection callbacks. All are optional except where said. `data` in
+ * on_data is valid only during the call.
+ */
+struct hu_conn_callbacks {
+	/** Connected (outgoing) or accepted (incoming). */
+	void (*on_open)(hu_conn *c);
+	/** Bytes arrived. */
+	void (*on_data)(hu_conn *c, const void *data, size_t len);
+	/**
+	 * The peer finished sending (FIN). If set, the connection stays open
+	 * for writing (half-close) until the application closes or shuts it
+	 * down; if NULL, the loop flushes what is buffered and closes with
+	 * reason "eof".
+	 */
+	void (*on_eof)(hu_conn *c);
+	/** The write buffer fell below the high-water mark again. */
+	void (*on_drain)(hu_conn *c);
+	/** Exactly once per connection, last. */
+	void (*on_close)(hu_conn *c, const struct hu_close_info *info);
+	/** Every heartbeat_ms while open: the place to send an application
+	 * ping (hangup knows no application protocol). */
+	void (*on_heartbeat)(hu_conn *c);
+};
+
+/** How connections are made and kept; zeroes mean the defaults. */
+struct hu_conn_config {
+	struct hu_conn_callbacks cb;
+	void *user;                  /**< initial hu_conn_user() value */
+	unsigned idle_ms;            /**< close with "idle" after this long
+					  without data either way; 0 = never */
+	unsigned liveness_ms;        /**< hu_liveness(): dead peer closes with
+					  "timeout"; 0 = off */
+	unsigned heartbeat_ms;       /**< on_heartbeat period; 0 = none */
+	unsigned connect_timeout_ms; /**< outgoing only; 0 = kernel's own */
+	unsigned linger_ms;          /**< graceful close: how long to wait
+					  for the peer's FIN; 0 = 5000 */
+	size_t high_water;           /**< write buffer mark; 0 = 64 KiB */
+};
+
+/** A listener's configuration. */
+struct hu_listen_config {
+	struct hu_conn_config conn; /**< for every accepted connection */
+	int backlog;                /**< 0 = SOMAXCONN */
+	int reuseport;              /**< set SO_REUSEPORT (several loops, one
+					 port) */
+	/** Optional: accept() failed with something other than EAGAIN
+	 * (EMFILE, ENFILE, ENOBUFS...). The listener keeps running. */
+	void (*on_accept_error)(hu_listener *l, int status, int error);
+};
+
+/** A new loop, or NULL (out of memory or epoll_create1 failed). */
+HU_EXPORT hu_loop *hu_loop_new(void);
+/**
+ * Run until hu_loop_stop() or until nothing is left to wait for (no
+ * listener, connection or timer). Returns 0, or a negative HU_* code.
+ */
+HU_EXPORT int hu_loop_run(hu_loop *loop);
+/** Make hu_loop_run() return after the current iteration. */
+HU_EXPORT void hu_loop_stop(hu_loop *loop);
+/**
+ * Close every listener, abort every connection (each gets its on_close with
+ * reason "abort"), stop every timer and free the loop. Not from inside a
+ * callback of this loop.
+ */
+HU_EXPORT void hu_loop_free(hu_loop *loop);
+/** The loop's cached monotonic time in milliseconds. */
+HU_EXPORT unsigned long long hu_loop_now(hu_loop *loop);
+
+/**
+ * Listen on `addr` (see hu_addr_parse()). Returns 0 and sets *out, or
+ * HU_INVAL (bad address or config), or the bind/listen failure (HU_ERROR
+ * with errno EADDRINUSE, ...).
+ */
+HU_EXPORT int hu_listen(hu_loop *loop, const char *addr,
+			const struct hu_listen_config *cfg, hu_listener **out);
+/** The bound address as text ("127.0.0.1:43567"): port 0 resolved. Same
+ * return convention as hu_addr_format(). */
+HU_EXPORT int hu_listener_addr(hu_listener *l, char *buf, size_t size);
+/** Stop accepting and free the listener. Open connections go on. */
+HU_EXPORT void hu_listener_close(hu_listener *l);
+
+/**
+ * Start a non-blocking connect to `addr`. Returns 0 and sets *out (may be
+ * NULL); then exactly one of on_open or on_close (reason refused,
+ * unreachable, connect-timeout, ...) follows, from the loop -- never from
+ * inside this call. A call that fails (HU_INVAL, HU_ERROR) calls nothing.
+ */
+HU_EXPORT int hu_connect(hu_loop *loop, const char *addr,
+			 const struct hu_conn_config *cfg, hu_conn **out);
+
+/**
+ * Queue `len` bytes for the peer (written at once if possible). Returns 0
+ * (queued, below the high-water mark), 1 (queued, but the buffer is at or
+ * above the mark: stop writing until on_drain), HU_PIPE (closing, shut down
+ * or the peer is gone: nothing queued), HU_INVAL, HU_ERROR (out of memory).
+ */
+HU_EXPORT int hu_conn_write(hu_conn *c, const void *data, size_t len);
+/** Scatter/gather hu_conn_write(). */
+HU_EXPORT int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt);
+/** Half-close: send our FIN once the write buffer is flushed. Reading goes
+ * on. Returns 0 or HU_PIPE (already closing). */
+HU_EXPORT int hu_conn_shutdown(hu_conn *c);
+
+#define HU_GRACEFUL 0 /**< flush, FIN, wait for the peer's FIN (linger) */
+#define HU_ABORT 1    /**< RST now; discard anything unsent */
+/**
+ * Close the connection. HU_GRACEFUL ends with reason "local" (or what the
+ * peer did meanwhile); HU_ABORT with "abort". Safe inside any callback;
+ * a second close is a no-op.
+ */
+HU_EXPORT void hu_conn_close(hu_conn *c, int how);
+
+/** Stop / resume reading (application-level backpressure). */
+HU_EXPORT void hu_conn_pause(hu_conn *c);
+HU_EXPORT void hu_conn_resume(hu_conn *c);
+
+HU_EXPORT void *hu_conn_user(hu_conn *c);
+HU_EXPORT void hu_conn_set_user(hu_conn *c, void *user);
+HU_EXPORT hu_loop *hu_conn_loop(hu_conn *c);
+/** The socket; for inspection only (hu_report, getsockopt). */
+HU_EXPORT int hu_conn_fd(hu_conn *c);
+/** A number unique within the loop, counting from 1. */
+HU_EXPORT unsigned long long hu_conn_id(hu_conn *c);
+/** The peer's address as text (hu_addr_format() conventions). */
+HU_EXPORT int hu_conn_peer(hu_conn *c, char *buf, size_t size);
+/** Bytes buffered in user space, not yet handed to the kernel. */
+HU_EXPORT size_t hu_conn_buffered(hu_conn *c);
+
+/**
+ * Call cb(t, arg) after `after_ms`, then every `repeat_ms` (0 = once; a
+ * one-shot timer is freed after its callback). NULL if out of memory.
+ */
+HU_EXPORT hu_timer *hu_timer_start(hu_loop *loop, unsigned after_ms,
+				   unsigned repeat_ms,
+				   void (*cb)(hu_timer *t, void *arg),
+				   void *arg);
+/** Stop and free a timer; safe inside its own callback. */
+HU_EXPORT void hu_timer_stop(hu_timer *t);
+
 #ifdef __cplusplus
 }
 #endif
