@@ -54,7 +54,7 @@ SONAME    := libhangup.so.$(SOVERSION)
 TOOL      := $(BUILD)/hangup
 
 .PHONY: all lib tests examples check test install uninstall clean bench \
-        format format-check soak fuzz
+        format format-check soak fuzz valgrind
 .DEFAULT_GOAL := all
 
 all: lib $(TOOL) examples tests
@@ -116,13 +116,25 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJ) $(STATIC)
 PROVE      ?= prove
 PROVE_JOBS ?= 2
 test: all
-	HU_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(PROVE_JOBS) --exec '' \
+	HU_BUILD=$(abspath $(BUILD)) HU_SAN=$(SAN) HU_SANFLAGS="$(SANFLAGS)" \
+	    $(PROVE) -j$(PROVE_JOBS) --exec '' \
 	    $(TESTS) $(SH_TESTS)
 
 # `make check`: the suite as built, then again under ASan+UBSan.
 check:
 	$(MAKE) test
 	$(MAKE) test BUILD=build/asan SAN=1 OPT=-O1
+
+# The C tests under valgrind (children too: every case runs in a fork).
+VALGRIND ?= valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
+	--error-exitcode=99 --trace-children=yes
+valgrind: all
+	@fail=0; for t in $(TESTS); do \
+	    echo "== $$t"; \
+	    HU_BUILD=$(abspath $(BUILD)) HU_VALGRIND=1 $(VALGRIND) $$t \
+	        > $(BUILD)/valgrind.log 2>&1 || { fail=1; cat $(BUILD)/valgrind.log; }; \
+	    grep -c '^ok' $(BUILD)/valgrind.log | sed 's/^/   passed cases: /'; \
+	done; exit $$fail
 
 install: lib $(TOOL)
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
@@ -132,7 +144,9 @@ install: lib $(TOOL)
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf libhangup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libhangup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhangup.so
-	install -m 644 $(BUILD)/hangup.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    hangup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hangup.pc
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
 	for m in docs/*.1; do [ -f "$$m" ] && \
 	    install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
