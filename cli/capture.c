@@ -30,20 +30,77 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
+/*
+ * The kernel-side filter. Until the scenario's first server port is known it
+ * passes nothing, so a busy lo (another program's traffic) cannot fill the
+ * socket's buffer before the scenario starts; then it passes IPv4 TCP to or
+ * from one of the scenario's server ports. Every segment of a scenario has a
+ * server port on one side; the client side is matched in user space.
+ */
+static int set_filter(int fd, const unsigned short *ports, int n)
+{
+	struct sock_filter code[32];
+	struct sock_fprog prog;
+	unsigned char m;
+	int k = 0;
+
+	if (n > 4)
+		n = 4;
+	m = (unsigned char)n;
+	if (n == 0) {
+		code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	} else {
+		/* IPv4 (version nibble 4)? TCP (protocol 6)? */
+		code[k++] =
+		    (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0);
+		code[k++] = (struct sock_filter)BPF_STMT(
+		    BPF_ALU | BPF_AND | BPF_K, 0xf0);
+		code[k++] = (struct sock_filter)BPF_JUMP(
+		    BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 5 + 2 * m);
+		code[k++] =
+		    (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9);
+		code[k++] = (struct sock_filter)BPF_JUMP(
+		    BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 3 + 2 * m);
+		/* X = IP header length; A = source port, then destination. */
+		code[k++] =
+		    (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0);
+		code[k++] =
+		    (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0);
+		for (int i = 0; i < n; i++)
+			code[k++] = (struct sock_filter)BPF_JUMP(
+			    BPF_JMP | BPF_JEQ | BPF_K, ports[i],
+			    (unsigned char)(2 * n - i + 1), 0);
+		code[k++] =
+		    (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2);
+		for (int i = 0; i < n; i++)
+			code[k++] = (struct sock_filter)BPF_JUMP(
+			    BPF_JMP | BPF_JEQ | BPF_K, ports[i],
+			    (unsigned char)(n - i), 0);
+		code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+		code[k++] =
+		    (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
+	}
+	prog.len = (unsigned short)k;
+	prog.filter = code;
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			  sizeof(prog));
+}
+
+void lab_capture_ports(struct lab *L)
+{
+	if (L->cap < 0)
+		return;
+	if (set_filter(L->cap, L->sports, L->nsports) < 0) {
+		close(L->cap);
+		L->cap = -1;
+		L->r->captured = 0;
+		snprintf(L->r->nocap, sizeof(L->r->nocap),
+			 "cannot filter the capture (%s)", lab_errno(errno));
+	}
+}
+
 int lab_capture_open(char *why, size_t size)
 {
-	static struct sock_filter code[] = {
-	    /* A = version nibble; IPv4 only */
-	    {BPF_LD | BPF_B | BPF_ABS, 0, 0, 0},
-	    {BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xf0},
-	    {BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 0x40},
-	    /* protocol == TCP */
-	    {BPF_LD | BPF_B | BPF_ABS, 0, 0, 9},
-	    {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 6},
-	    {BPF_RET | BPF_K, 0, 0, 0xffff},
-	    {BPF_RET | BPF_K, 0, 0, 0},
-	};
-	struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
 	struct sockaddr_ll sll;
 	int fd, one = 1, buf = 1 << 20;
 
@@ -60,9 +117,7 @@ int lab_capture_open(char *why, size_t size)
 	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = (int)if_nametoindex("lo");
 	/* The filter goes on before bind, so nothing unfiltered queues up. */
-	if (sll.sll_ifindex == 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) <
-		0 ||
+	if (sll.sll_ifindex == 0 || set_filter(fd, NULL, 0) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		snprintf(why, size, "cannot capture on lo (%s)",

@@ -117,6 +117,7 @@ void lab_watch_server_port(struct lab *L, unsigned short port)
 {
 	if (L->nsports < 4)
 		L->sports[L->nsports++] = port;
+	lab_capture_ports(L);
 }
 
 int lab_tcp_socket(struct lab *L, int nonblock)

@@ -433,7 +433,7 @@ long S_poll_out(struct lab *L, int fd, int timeout_ms)
 	int n;
 
 	snprintf(call, sizeof(call), "poll(POLLOUT, %d ms)", timeout_ms);
-	s = lab_new_step(L, "us", call);
+	s = lab_new_step(L, L->obs_name, call);
 	n = poll(&p, 1, timeout_ms);
 	if (n < 0) {
 		fmt_ret(s, n, errno);

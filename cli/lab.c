@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,13 +28,14 @@ _Static_assert(sizeof(struct lab_result) < 65536, "lab_result too big");
 static const char lab_usage[] =
     "usage: hangup lab [--list] [--json|--markdown] [--svg DIR] "
     "[--no-capture]\n"
-    "                  [SCENARIO|FAMILY...]\n\n"
+    "                  [SCENARIO|GLOB|FAMILY...]\n\n"
     "Replay, on this machine's kernel, the ways a connection can end, and\n"
     "check each step against the expected kernel behaviour. Loopback only\n"
     "(port 0); the dead-peer scenarios run in private network namespaces\n"
     "and need root (they are skipped otherwise). As root (or CAP_NET_RAW)\n"
     "each scenario's own TCP segments are captured on lo and drawn as a\n"
-    "ladder diagram.\n\n"
+    "ladder diagram. Arguments pick scenarios by name, by glob\n"
+    "('abortive-close*') or by family (see --list); default: all.\n\n"
     "  --list        list the scenarios and their families\n"
     "  --json        one JSON object per scenario per line\n"
     "  --markdown    the document docs/kernel-truth.md\n"
@@ -69,9 +71,14 @@ static int select_args(int argc, char **argv, char *sel)
 	for (int a = optind; a < argc; a++) {
 		int hit = 0;
 
+		/* A name (or a glob of names) first; a family word only when
+		 * no name matches, so "abortive-close" is that one scenario
+		 * and "abortive-close*" its whole family. */
 		for (int i = 0; i < lab_nscenarios; i++)
-			if (strcmp(argv[a], lab_scenarios[i].name) == 0 ||
-			    strcmp(argv[a], lab_scenarios[i].family) == 0)
+			if (fnmatch(argv[a], lab_scenarios[i].name, 0) == 0)
+				sel[i] = hit = 1;
+		for (int i = 0, fam = !hit; i < lab_nscenarios && fam; i++)
+			if (strcmp(argv[a], lab_scenarios[i].family) == 0)
 				sel[i] = hit = 1;
 		if (!hit) {
 			fprintf(stderr,

@@ -191,6 +191,8 @@ void lab_flags_str(unsigned char flags, char *buf, size_t size);
 /* ---- capture (capture.c) ---- */
 int lab_capture_open(char *why, size_t size);
 void lab_capture_drain(struct lab *L);
+/* Narrow the kernel filter to the scenario's server ports. */
+void lab_capture_ports(struct lab *L);
 
 /* ---- output (lab-out.c, ladder.c) ---- */
 struct lab_out {

@@ -75,6 +75,18 @@ static const char *pkt_color(const struct lab_pkt *p, int svg)
 	return svg ? "#444444" : "";
 }
 
+/*
+ * In the namespace scenarios nft drops every TCP segment at the input hook.
+ * The capture is a packet tap, before netfilter, so it still sees them: they
+ * were sent but never reached the other socket, and are drawn as such.
+ */
+static int drop_state(const struct lab_step *s, int cur)
+{
+	if (strcmp(s->actor, "nft") != 0)
+		return cur;
+	return strncmp(s->call, "drop", 4) == 0;
+}
+
 #define LANE 34 /* text arrow width */
 
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
@@ -82,6 +94,8 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 	int kind[LAB_MAX_STEPS + LAB_MAX_PKTS],
 	    idx[LAB_MAX_STEPS + LAB_MAX_PKTS];
 	int n = lab_ladder_rows(r, kind, idx, LAB_MAX_STEPS + LAB_MAX_PKTS);
+
+	int drop = 0;
 
 	fprintf(f, "   packets (client left, server right):\n");
 	fprintf(f, "   %9s  %-*.*s  %s\n", "t(ms)", LANE + 2, LANE + 2,
@@ -92,6 +106,7 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 		if (kind[i] == 0) {
 			const struct lab_step *s = &r->steps[idx[i]];
 
+			drop = drop_state(s, drop);
 			step_label(s, lab, sizeof(lab));
 			fprintf(f, "   %9.1f  |%*s|  %s\n", s->t * 1e3, LANE,
 				"", lab);
@@ -107,16 +122,17 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 		memset(line, '-', LANE);
 		line[LANE] = '\0';
 		if (p->dir == 0)
-			line[LANE - 1] = '>';
+			line[LANE - 1] = drop ? 'x' : '>';
 		else
-			line[0] = '<';
+			line[0] = drop ? 'x' : '<';
 		start = (LANE - len - 2) / 2;
 		line[start] = ' ';
 		memcpy(line + start + 1, lab, (size_t)len);
 		line[start + 1 + len] = ' ';
-		fprintf(f, "   %9.1f  |%s%s%s|\n", p->t * 1e3,
+		fprintf(f, "   %9.1f  |%s%s%s|%s\n", p->t * 1e3,
 			color ? pkt_color(p, 0) : "", line,
-			color ? "\033[0m" : "");
+			color ? "\033[0m" : "",
+			drop ? "  (dropped by nft)" : "");
 	}
 }
 
@@ -149,10 +165,10 @@ static int lane_of(const char *actor)
 	return strcmp(actor, "peer") == 0 || strcmp(actor, "server") == 0;
 }
 
-#define SVG_W 1180
+#define SVG_W 1260
 #define X_C 180 /* client lane */
 #define X_S 560 /* server lane */
-#define X_T 590 /* step text */
+#define X_T 660 /* step text */
 #define ROW 28
 #define Y0 104
 #define MAXCH 80 /* step text characters that fit right of the lanes */
@@ -167,6 +183,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	char path[4096], lab[160];
 	static const char *colors[] = {"#c0392b", "#1e8449", "#1f5fbf",
 				       "#444444"};
+	int drop = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s.svg", dir, sc->name);
@@ -182,8 +199,9 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	for (int i = 0; i < 4; i++)
 		fprintf(f,
 			"<marker id=\"m%d\" viewBox=\"0 0 10 10\" refX=\"10\" "
-			"refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" "
-			"orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" "
+			"refY=\"5\" markerWidth=\"10\" markerHeight=\"10\" "
+			"markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path "
+			"d=\"M0,0 L10,5 L0,10 z\" "
 			"fill=\"%s\"/></marker>\n",
 			i, colors[i]);
 	fprintf(f, "</defs>\n<rect width=\"100%%\" height=\"100%%\" "
@@ -225,6 +243,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 			const struct lab_step *s = &r->steps[idx[i]];
 			int lx = lane_of(s->actor) ? X_S : X_C;
 
+			drop = drop_state(s, drop);
 			step_label(s, lab, sizeof(lab));
 			if (strlen(lab) > MAXCH)
 				strcpy(lab + MAXCH - 2, "..");
@@ -253,22 +272,41 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 			: p->len             ? 2
 					     : 3;
 		int x1 = p->dir == 0 ? X_C : X_S, x2 = p->dir == 0 ? X_S : X_C;
+		int xe = x2 + (p->dir == 0 ? -40 : 40), lx = (X_C + X_S) / 2;
 
 		pkt_label(p, lab, sizeof(lab));
 		fprintf(f,
 			"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
 			"fill=\"#555\">%.1f</text>\n",
 			y + 4, p->t * 1e3);
-		fprintf(f,
-			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			"stroke=\"%s\" stroke-width=\"%s\" "
-			"marker-end=\"url(#m%d)\"/>\n",
-			x1, y - 6, x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
-			(p->flags & (F_RST | F_FIN | F_SYN)) ? "2" : "1.3", m);
+		if (drop) {
+			/* Sent, never delivered: dashed, ending in a cross
+			 * short of the other lane. */
+			lx = (x1 + xe) / 2;
+			fprintf(
+			    f,
+			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			    "stroke=\"%s\" stroke-width=\"1.3\" "
+			    "stroke-dasharray=\"5,4\"/>\n"
+			    "<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
+			    "stroke-width=\"2\"/>\n",
+			    x1, y - 6, xe, y + 4, c, xe - 4, y, c);
+			strncat(lab, " (dropped)",
+				sizeof(lab) - strlen(lab) - 1);
+		} else {
+			fprintf(
+			    f,
+			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			    "stroke=\"%s\" stroke-width=\"%s\" "
+			    "marker-end=\"url(#m%d)\"/>\n",
+			    x1, y - 6, x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
+			    (p->flags & (F_RST | F_FIN | F_SYN)) ? "2" : "1.3",
+			    m);
+		}
 		fprintf(f,
 			"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 			"fill=\"%s\"%s>",
-			(X_C + X_S) / 2, y - 9, c,
+			lx, y - 9, c,
 			(p->flags & (F_RST | F_FIN)) ? " font-weight=\"bold\""
 						     : "");
 		xml(f, lab);
