@@ -228,7 +228,23 @@ static void md_cell(const char *s, int code)
 	printf("%s |", tick);
 }
 
-void lab_md_begin(void)
+static void md_summary(const struct lab_result *rs, int n)
+{
+	printf("## Summary\n\n| scenario | verdict | what it shows |\n"
+	       "|---|---|---|\n");
+	for (int i = 0; i < n; i++) {
+		if (rs[i].index < 0)
+			continue;
+		printf("| [`%s`](#%s) | %s |", lab_scenarios[rs[i].index].name,
+		       lab_scenarios[rs[i].index].name,
+		       verdict_name(rs[i].verdict));
+		md_cell(lab_scenarios[rs[i].index].title, 0);
+		printf("\n");
+	}
+	printf("\n");
+}
+
+void lab_md_begin(const struct lab_result *rs, int n)
 {
 	struct utsname u;
 	time_t now = time(NULL);
@@ -255,6 +271,7 @@ void lab_md_begin(void)
 	    "`MSG_PEEK` are explicit steps because both consume the pending "
 	    "error. The packets were captured on lo with an AF_PACKET socket."
 	    "\n\n");
+	md_summary(rs, n);
 }
 
 void lab_print_md(const struct lab_result *r)
@@ -307,14 +324,7 @@ void lab_print_md(const struct lab_result *r)
 
 void lab_md_end(const struct lab_result *rs, int n)
 {
-	printf("## Summary\n\n| scenario | verdict | the rule |\n|---|---|---|"
-	       "\n");
-	for (int i = 0; i < n; i++) {
-		if (rs[i].index < 0)
-			continue;
-		printf("| `%s` | %s |", lab_scenarios[rs[i].index].name,
-		       verdict_name(rs[i].verdict));
-		md_cell(lab_scenarios[rs[i].index].rule, 0);
-		printf("\n");
-	}
+	(void)rs;
+	(void)n;
+	printf("---\n\n*End of the generated document.*\n");
 }

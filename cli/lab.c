@@ -311,14 +311,13 @@ int cmd_lab(int argc, char **argv)
 			fprintf(stderr, " %s", verdict_word(res[i].verdict));
 	}
 	wait_all(jobs, njobs, res, progress);
+	for (int i = 0; i < lab_nscenarios; i++)
+		res[i].index = sel[i] ? i : -1;
 	if (o.markdown)
-		lab_md_begin();
+		lab_md_begin(res, lab_nscenarios);
 	for (int i = 0; i < lab_nscenarios; i++) {
-		if (!sel[i]) {
-			res[i].index = -1;
+		if (!sel[i])
 			continue;
-		}
-		res[i].index = i;
 		if (res[i].verdict == LAB_FAIL)
 			failed = 1;
 		npass += res[i].verdict == LAB_PASS;

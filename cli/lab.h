@@ -202,7 +202,7 @@ struct lab_out {
 };
 void lab_print_text(const struct lab_out *o, const struct lab_result *r);
 void lab_print_json(const struct lab_result *r);
-void lab_md_begin(void);
+void lab_md_begin(const struct lab_result *rs, int n);
 void lab_print_md(const struct lab_result *r);
 void lab_md_end(const struct lab_result *rs, int n);
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color);
