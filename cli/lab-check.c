@@ -175,3 +175,56 @@ void X_stale(struct lab *L, int err)
 			 L->r->nsteps, lab_errno(err));
 	}
 }
+
+/*
+ * The packets are part of the expected behaviour too: an abortive close is
+ * an RST and no FIN, an orderly one a FIN and no RST. Checked only when the
+ * lab captures; `must` needs at least one segment with one of its flags,
+ * `must_not` forbids any segment with one of its flags.
+ */
+void P(struct lab *L, unsigned char must, unsigned char must_not)
+{
+	struct lab_result *r = L->r;
+	int have = 0, bad = 0;
+	char f1[32], f2[32];
+
+	if (L->cap < 0)
+		return;
+	lab_capture_drain(L);
+	for (int i = 0; i < r->npkts; i++) {
+		if (r->pkts[i].flags & must)
+			have = 1;
+		if (r->pkts[i].flags & must_not)
+			bad = 1;
+	}
+	lab_flags_str(must, f1, sizeof(f1));
+	lab_flags_str(must_not, f2, sizeof(f2));
+	if (must && !have)
+		lab_fail(L, "packets: expected a %s segment, saw none", f1);
+	if (bad)
+		lab_fail(L, "packets: expected no %s segment, saw one", f2);
+}
+
+long S_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms)
+{
+	char call[64], ret[64];
+	struct lab_step *s;
+	struct hu_report rep;
+	long n;
+
+	snprintf(call, sizeof(call), "hu_close_graceful(%u ms)", linger_ms);
+	s = lab_new_step(L, "hangup", call);
+	memset(&rep, 0, sizeof(rep));
+	n = hu_close_graceful(*fd, linger_ms, &rep);
+	lab_untrack(L, *fd);
+	if (L->obs == *fd)
+		L->obs = -1;
+	*fd = -1;
+	s->val = n;
+	snprintf(ret, sizeof(ret), "%s, unacked %zu",
+		 n == 0 ? "0 (FIN in time)" : hu_status_name((int)n),
+		 rep.unsent);
+	snprintf(s->ret, sizeof(s->ret), "%s", ret);
+	lab_snapshot(L, s);
+	return n;
+}

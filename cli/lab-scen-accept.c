@@ -188,6 +188,7 @@ void sc_reset_before_accept(struct lab *L)
 	S_accept(L, "server", lfd, &srv);
 	X(L, -1, EAGAIN, E_NONE, TCP_LISTEN);
 	N(L, "the queue is empty now");
+	P(L, T_RST, T_FIN);
 }
 
 void sc_reset_before_accept_data(struct lab *L)
@@ -211,6 +212,7 @@ void sc_reset_before_accept_data(struct lab *L)
 	X(L, -1, ECONNRESET, E_RSTD, TCP_CLOSE);
 	S_recv(L, "server", srv, 64, 0);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_fin_before_accept(struct lab *L)
@@ -231,6 +233,7 @@ void sc_fin_before_accept(struct lab *L)
 	X(L, 1, 0, E_RST, TCP_CLOSE);
 	S_send(L, "server", srv, "B", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	P(L, T_FIN, 0);
 }
 
 void sc_accept_queue_full(struct lab *L)

@@ -13,8 +13,10 @@
 #include "hangup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +51,7 @@ void sc_peer_close(struct lab *L)
 	X(L, HU_EOF, 0, E_FIN, TCP_CLOSE_WAIT);
 	S_hu_recv(L, us);
 	X(L, HU_EOF, 0, E_FIN, TCP_CLOSE_WAIT);
+	P(L, T_FIN, T_RST);
 }
 
 void sc_data_then_close(struct lab *L)
@@ -72,6 +75,7 @@ void sc_data_then_close(struct lab *L)
 	N(L, "then EOF");
 	S_hu_recv(L, us);
 	X(L, HU_EOF, 0, E_FIN, TCP_CLOSE_WAIT);
+	P(L, T_FIN, T_RST);
 }
 
 void sc_write_after_close(struct lab *L)
@@ -97,6 +101,7 @@ void sc_write_after_close(struct lab *L)
 	S_soerror(L, "us", us);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
 	N(L, "error already consumed by send B");
+	P(L, T_FIN | T_RST, 0);
 }
 
 void sc_write_after_close_so_error(struct lab *L)
@@ -200,6 +205,7 @@ void sc_half_close(struct lab *L)
 	N(L, "our FIN: both directions done -> HUP");
 	S_recv(L, "peer", peer, 64, 0);
 	X(L, 0, 0, E_FIN | E_HUP, TCP_CLOSE);
+	P(L, T_FIN, T_RST);
 }
 
 /* Setup of family 4: each side sends, the peer never reads ours. */
@@ -234,6 +240,7 @@ void sc_unread_close(struct lab *L)
 	N(L, "the reset is reported once; then 0");
 	S_send(L, "us", us, "A", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_unread_close_send_first(struct lab *L)
@@ -251,6 +258,7 @@ void sc_unread_close_send_first(struct lab *L)
 	S_recv(L, "us", us, 64, 0);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
 	N(L, "recv never reports the reset now");
+	P(L, T_RST, T_FIN);
 }
 
 void sc_unread_close_so_error(struct lab *L)
@@ -266,6 +274,7 @@ void sc_unread_close_so_error(struct lab *L)
 	S_recv(L, "us", us, 64, 0);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
 	N(L, "looks like a clean EOF: the reset is never seen by recv now");
+	P(L, T_RST, T_FIN);
 }
 
 void sc_unread_close_hangup(struct lab *L)
@@ -282,6 +291,7 @@ void sc_unread_close_hangup(struct lab *L)
 	S_hu_recv(L, us);
 	X(L, HU_RESET, 0, E_RSTD, TCP_CLOSE);
 	N(L, "where a raw recv() would now return 0");
+	P(L, T_RST, T_FIN);
 }
 
 void sc_abortive_close(struct lab *L)
@@ -299,6 +309,7 @@ void sc_abortive_close(struct lab *L)
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
 	S_send(L, "us", us, "A", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_abortive_close_so_error(struct lab *L)
@@ -316,6 +327,7 @@ void sc_abortive_close_so_error(struct lab *L)
 	N(L, "indistinguishable from an orderly EOF now (but HUP is set)");
 	S_send(L, "us", us, "A", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_abortive_close_peek(struct lab *L)
@@ -333,6 +345,7 @@ void sc_abortive_close_peek(struct lab *L)
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
 	S_recv(L, "us", us, 64, 0);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_abortive_close_send_first(struct lab *L)
@@ -349,6 +362,7 @@ void sc_abortive_close_send_first(struct lab *L)
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
 	S_recv(L, "us", us, 64, 0);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_abortive_close_data(struct lab *L)
@@ -368,6 +382,7 @@ void sc_abortive_close_data(struct lab *L)
 	X(L, -1, ECONNRESET, E_RSTD, TCP_CLOSE);
 	S_recv(L, "us", us, 64, 0);
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_abortive_close_hangup(struct lab *L)
@@ -388,6 +403,7 @@ void sc_abortive_close_hangup(struct lab *L)
 	N(L, "the probe consumed the error; hu_recv still says reset");
 	S_hu_send(L, us, "A");
 	X(L, HU_PIPE, 0, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 /* The peer is a forked process that holds the accepted socket and waits. */
@@ -441,6 +457,7 @@ void sc_peer_killed(struct lab *L)
 	X(L, 1, 0, E_RST, TCP_CLOSE);
 	S_send(L, "us", us, "B", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	P(L, T_FIN, 0);
 }
 
 void sc_peer_killed_unread(struct lab *L)
@@ -462,6 +479,7 @@ void sc_peer_killed_unread(struct lab *L)
 	X(L, 0, 0, E_RSTD, TCP_CLOSE);
 	S_send(L, "us", us, "A", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_myth_recv_eagain(struct lab *L)
@@ -528,4 +546,44 @@ void sc_myth_send_einprogress(struct lab *L)
 	S_send(L, "us", us, "w", 0);
 	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
 	N(L, "the rule: FIN = RDHUP / recv() == 0; then EPIPE/ECONNRESET");
+}
+
+void sc_unread_close_graceful(struct lab *L)
+{
+	int us, peer, st;
+	pid_t pid;
+
+	if (pair(L, &us, &peer) < 0)
+		return;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		/* The peer, a well-behaved server: reply, read until EOF,
+		 * close. */
+		char buf[64];
+		int fl = fcntl(peer, F_GETFL);
+
+		close(us);
+		fcntl(peer, F_SETFL, fl & ~O_NONBLOCK);
+		if (send(peer, "reply", 5, MSG_NOSIGNAL) != 5)
+			_exit(1);
+		while (recv(peer, buf, sizeof(buf), 0) > 0)
+			;
+		close(peer);
+		_exit(0);
+	}
+	if (pid < 0) {
+		lab_fail(L, "fork: %s", lab_errno(errno));
+		return;
+	}
+	close(peer);
+	lab_untrack(L, peer);
+	S_send(L, "us", us, "request", 0);
+	X(L, 7, 0, ANY, TCP_ESTABLISHED);
+	N(L, "the peer (a child process) replies; we never read the reply");
+	S_hu_close_graceful(L, &us, 2000);
+	X(L, 0, ANY, ANY, ANY);
+	N(L, "FIN, discard the reply, wait for the peer's FIN, close");
+	waitpid(pid, &st, 0);
+	P(L, T_FIN, T_RST);
 }

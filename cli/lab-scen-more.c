@@ -208,6 +208,7 @@ void sc_connect_refused(struct lab *L)
 	X(L, -1, EPIPE, E_OUT | E_HUP, TCP_CLOSE);
 	S_recv(L, "us", us, 64, 0);
 	X(L, -1, ENOTCONN, E_OUT | E_HUP, TCP_CLOSE);
+	P(L, T_RST, T_FIN);
 }
 
 void sc_connect_refused_again(struct lab *L)
@@ -408,4 +409,59 @@ void sc_unix_sigpipe(struct lab *L)
 	S_write(L, "child", us, "A");
 	X(L, SIGPIPE, ANY, U_HUP, -1);
 	N(L, "already the first write kills the process");
+}
+
+/* Keepalive as kernel-truth.md's 7c-7f set it: idle 1 s, interval 1 s,
+ * 3 probes -- on an idle connection that ends it after ~4 s. */
+static void keepalive_raw(struct lab *L, int fd)
+{
+	int one = 1, idle = 1, intvl = 1, cnt = 3;
+	long rc = 0;
+
+	rc |= setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	rc |= setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	rc |= setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	rc |= setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	S_custom(L, "us",
+		 "TCP_KEEPIDLE=1,KEEPINTVL=1,KEEPCNT=3; SO_KEEPALIVE=1", rc,
+		 rc == 0 ? "0" : "-1");
+}
+
+void sc_dead_busy_keepalive(struct lab *L)
+{
+	char data[101];
+	int us, peer, ep;
+
+	if (dead_setup(L, &us, &peer, &ep) < 0)
+		return;
+	keepalive_raw(L, us);
+	X(L, 0, ANY, E_OUT, TCP_ESTABLISHED);
+	memset(data, 'd', 100);
+	data[100] = '\0';
+	S_send(L, "us", us, data, 0);
+	X(L, 100, 0, E_OUT, TCP_ESTABLISHED);
+	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 1000);
+	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
+	N(L, "NOT detected: keepalive never probes while data is unacked");
+	report_step(L, us);
+	if (L->r->steps[L->r->nsteps - 1].val < 2)
+		lab_fail(L, "expected retransmissions of the unacked data");
+}
+
+void sc_dead_idle_user_timeout(struct lab *L)
+{
+	int us, peer, ep, ut = LIVENESS_MS;
+	long rc;
+
+	if (dead_setup(L, &us, &peer, &ep) < 0)
+		return;
+	rc = setsockopt(us, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	S_custom(L, "us", "setsockopt(TCP_USER_TIMEOUT, 2000)", rc,
+		 rc == 0 ? "0" : "-1");
+	X(L, 0, ANY, E_OUT, TCP_ESTABLISHED);
+	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
+	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
+	N(L, "NOT detected: nothing is in flight, so nothing times out");
+	S_hu_probe(L, us);
+	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
 }

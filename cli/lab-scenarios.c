@@ -72,6 +72,13 @@ const struct lab_scenario lab_scenarios[] = {
      "hu_probe takes the reset (HU_RESET) and keeps it: hu_recv returns the "
      "data, then HU_RESET where a raw recv() would return 0.",
      RST_RULE, sc_unread_close_hangup, 0, 0},
+    {"unread-close-graceful", "unread-close",
+     "Closing with unread data, gracefully (hu_close_graceful)",
+     "hu_close_graceful shuts down writing and reads (discarding) until "
+     "the peer's FIN: FIN both ways, no RST, and the peer got everything.",
+     "Close with hu_close_graceful when the peer may still be sending; a "
+     "bare close() with unread data sends RST and destroys what was unsent.",
+     sc_unread_close_graceful, 0, 0},
     {"abortive-close", "abortive-close",
      "Abortive close (SO_LINGER {1,0}); we recv first",
      "RST, no FIN: CLOSE, epoll IN+OUT+RDHUP+HUP+ERR; recv() gets "
@@ -133,6 +140,21 @@ const struct lab_scenario lab_scenarios[] = {
      "epoll IN+RDHUP+HUP+ERR, the first call gets ETIMEDOUT.",
      "Arm keepalive and TCP_USER_TIMEOUT together (hu_liveness).",
      sc_dead_busy_liveness, 1, 3},
+    {"dead-peer-busy-keepalive", "dead-peer",
+     "Dead peer, unacknowledged data, keepalive only",
+     "Keepalive never probes while data is unacknowledged: with idle 1 s, "
+     "interval 1 s and 3 probes it ends an idle connection after ~4 s, but "
+     "here nothing is reported after 5 s.",
+     "Keepalive alone does not cover a busy connection; add "
+     "TCP_USER_TIMEOUT (hu_liveness sets both).",
+     sc_dead_busy_keepalive, 1, 5},
+    {"dead-peer-idle-user-timeout", "dead-peer",
+     "Dead peer, idle, TCP_USER_TIMEOUT only",
+     "TCP_USER_TIMEOUT alone never fires on an idle connection (nothing is "
+     "in flight to time out): nothing is reported after 4 s.",
+     "TCP_USER_TIMEOUT alone does not cover an idle connection; add "
+     "keepalive (hu_liveness sets both).",
+     sc_dead_idle_user_timeout, 1, 4},
     {"connect-refused", "connect", "Non-blocking connect() to a closed port",
      "connect() returns -1/EINPROGRESS even though loopback refused it "
      "before the call returned; SO_ERROR then says ECONNREFUSED once; a "

@@ -166,6 +166,13 @@ void S_custom(struct lab *L, const char *who, const char *call, long val,
  * `err` (0: must not have failed), shown epoll mask `ev` and TCP state `st`
  * (LAB_ANY: not checked). A mismatch fails the scenario. */
 void X(struct lab *L, long val, int err, int ev, int st);
+/* Packets (when capturing): some segment has one of `must`'s flags, none
+ * has one of `must_not`'s (TCP flag bits, below). */
+void P(struct lab *L, unsigned char must, unsigned char must_not);
+#define T_FIN 0x01
+#define T_SYN 0x02
+#define T_RST 0x04
+long S_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms);
 /* The myth steps: errno after the successful call must still be `err`. */
 void X_stale(struct lab *L, int err);
 /* A note on the last step. */
@@ -243,6 +250,9 @@ void sc_dead_idle(struct lab *L);
 void sc_dead_idle_liveness(struct lab *L);
 void sc_dead_busy(struct lab *L);
 void sc_dead_busy_liveness(struct lab *L);
+void sc_dead_busy_keepalive(struct lab *L);
+void sc_dead_idle_user_timeout(struct lab *L);
+void sc_unread_close_graceful(struct lab *L);
 void sc_connect_refused(struct lab *L);
 void sc_connect_refused_again(struct lab *L);
 void sc_connect_refused_blocking(struct lab *L);
