@@ -190,6 +190,8 @@ static void add_packet(struct lab *L, const unsigned char *b, size_t n,
 	p->sport = sp;
 	p->dport = dp;
 	p->flags = b[13];
+	p->seq = (unsigned)b[4] << 24 | (unsigned)b[5] << 16 |
+		 (unsigned)b[6] << 8 | b[7];
 	doff = (size_t)(b[12] >> 4) * 4;
 	p->len = tot > doff ? (unsigned)(tot - doff) : 0;
 	for (size_t i = 0; i < p->len && i < sizeof(p->data) - 1; i++) {

@@ -503,7 +503,7 @@ void sc_myth_recv_eagain(struct lab *L)
 	S_recv_stale(L, "us", us, 16, EAGAIN);
 	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
 	X_stale(L, EAGAIN);
-	N(L, "errno still EAGAIN from an earlier call: recv() did not set it");
+	N(L, "errno EAGAIN, as an earlier failed call leaves it: untouched");
 	S_hu_recv(L, us);
 	X(L, HU_EOF, 0, E_FIN, TCP_CLOSE_WAIT);
 	N(L, "the rule: recv() == 0 is EOF; errno only after -1");
@@ -517,6 +517,7 @@ void sc_myth_send_einprogress(struct lab *L)
 	if ((lfd = lab_listener(L, 8, &port)) < 0 ||
 	    (us = lab_tcp_socket(L, 1)) < 0)
 		return;
+	snprintf(L->r->client, sizeof(L->r->client), "client (us)");
 	lab_observe_fd(L, us, "us");
 	S_connect(L, "us", us, port, "listener, non-blocking");
 	X(L, -1, EINPROGRESS, E_OUT, TCP_ESTABLISHED);

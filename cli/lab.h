@@ -59,6 +59,7 @@ struct lab_pkt {
 	unsigned len;  /* payload bytes */
 	char data[12]; /* payload start, printable only */
 	unsigned short sport, dport;
+	unsigned seq;
 };
 
 /* What a scenario produced: crosses the pipe from the scenario process. */

@@ -40,14 +40,40 @@ int lab_ladder_rows(const struct lab_result *r, int *kind, int *idx, int max)
 	return n;
 }
 
-static void pkt_label(const struct lab_pkt *p, char *buf, size_t size)
+/*
+ * A keepalive probe is a bare ACK whose sequence number is one below what
+ * the sender already sent (tcp_xmit_probe_skb(): snd_una - 1), so that the
+ * peer must answer it. Tell it from a plain ACK by comparing with the
+ * sender's previous segment.
+ */
+static int is_keepalive(const struct lab_result *r, int i)
 {
+	const struct lab_pkt *p = &r->pkts[i];
+
+	if (p->len != 0 || p->flags != 0x10)
+		return 0;
+	for (int j = i - 1; j >= 0; j--) {
+		const struct lab_pkt *q = &r->pkts[j];
+
+		if (q->dir != p->dir)
+			continue;
+		return p->seq + 1 == q->seq + q->len + !!(q->flags & 0x03) ||
+		       (is_keepalive(r, j) && p->seq == q->seq);
+	}
+	return 0;
+}
+
+static void pkt_label(const struct lab_result *r, int i, char *buf, size_t size)
+{
+	const struct lab_pkt *p = &r->pkts[i];
 	char f[32];
 
 	lab_flags_str(p->flags, f, sizeof(f));
 	if (p->len)
 		snprintf(buf, size, "%s [%u] \"%s%s\"", f, p->len, p->data,
 			 p->len > sizeof(p->data) - 1 ? ".." : "");
+	else if (is_keepalive(r, i))
+		snprintf(buf, size, "%s (keepalive probe)", f);
 	else
 		snprintf(buf, size, "%s", f);
 }
@@ -115,7 +141,7 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 		const struct lab_pkt *p = &r->pkts[idx[i]];
 		int len, start;
 
-		pkt_label(p, lab, sizeof(lab));
+		pkt_label(r, idx[i], lab, sizeof(lab));
 		len = (int)strlen(lab);
 		if (len > LANE - 6)
 			len = LANE - 6;
@@ -212,9 +238,10 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	xml(f, sc->title);
 	fprintf(f,
 		"</text>\n<text x=\"20\" y=\"48\" fill=\"#555\">verdict: "
-		"%s%s</text>\n",
+		"%s%s%s</text>\n",
 		r->verdict == LAB_PASS ? "pass" : "FAIL",
-		r->npkts ? "" : " -- no packets captured");
+		r->npkts ? "" : " -- no packets: ",
+		r->npkts ? "" : (r->nocap[0] ? r->nocap : "none captured"));
 	fprintf(f,
 		"<text x=\"%d\" y=\"80\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
@@ -274,7 +301,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		int x1 = p->dir == 0 ? X_C : X_S, x2 = p->dir == 0 ? X_S : X_C;
 		int xe = x2 + (p->dir == 0 ? -40 : 40), lx = (X_C + X_S) / 2;
 
-		pkt_label(p, lab, sizeof(lab));
+		pkt_label(r, idx[i], lab, sizeof(lab));
 		fprintf(f,
 			"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
 			"fill=\"#555\">%.1f</text>\n",
