@@ -269,7 +269,12 @@ void lab_md_begin(const struct lab_result *rs, int n)
 	    "(`hu_probe`; *gone (error pending)* where probing would consume "
 	    "the error the next raw call is meant to show). `SO_ERROR` and "
 	    "`MSG_PEEK` are explicit steps because both consume the pending "
-	    "error. The packets were captured on lo with an AF_PACKET socket."
+	    "error. Once a raw call has taken the error, hangup too can see "
+	    "only an EOF (the kernel keeps no trace) -- which is why "
+	    "`hu_probe` and `hu_recv` keep an error they take; the *through "
+	    "hangup* scenarios show that path. The packets were captured on lo "
+	    "with an AF_PACKET socket (a tap before netfilter: in the "
+	    "namespace scenarios it also sees the segments nft then drops)."
 	    "\n\n");
 	md_summary(rs, n);
 }
