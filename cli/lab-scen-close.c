@@ -414,6 +414,9 @@ static pid_t peer_child(struct lab *L, int us, int *peer)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		/* Alarms are not inherited: if the scenario process itself
+		 * dies before the SIGKILL, this one still ends by itself. */
+		alarm(60);
 		close(us);
 		for (int i = 0; i < 600; i++)
 			pause();
@@ -564,6 +567,7 @@ void sc_unread_close_graceful(struct lab *L)
 		char buf[64];
 		int fl = fcntl(peer, F_GETFL);
 
+		alarm(60);
 		close(us);
 		fcntl(peer, F_SETFL, fl & ~O_NONBLOCK);
 		if (send(peer, "reply", 5, MSG_NOSIGNAL) != 5)
