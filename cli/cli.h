@@ -19,6 +19,7 @@ enum {
 /* The exit status that a close reason (enum hu_reason) stands for. */
 int cli_exit_for_reason(int reason);
 
+int cmd_lab(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 
 #endif

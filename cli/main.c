@@ -14,6 +14,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"lab", cmd_lab,
+     "replay every way a connection ends, live, with the packets"},
     {"probe", cmd_probe,
      "connect to ADDR and report, without reading, when the peer goes"},
 };

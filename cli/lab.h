@@ -1,0 +1,268 @@
+/*
+ * lab.h -- `hangup lab`: the close scenarios, live on this machine's kernel.
+ *
+ * A scenario is a short C script of steps by a client and a server. Each
+ * step records the call, its return, errno (only when it failed -- or, for
+ * the myth scenarios, the stale errno after a success, labelled as such), a
+ * non-destructive snapshot of the observed socket (epoll mask, TCP state,
+ * SIOCOUTQ/SIOCINQ) and what hangup's classification says, and is checked
+ * against the expected kernel behaviour (kernel-truth.md).
+ *
+ * Every scenario runs in its own forked process and hands its result back as
+ * one fixed-size record over a pipe, so the dead-peer scenarios can run
+ * concurrently (each in a private network namespace) and nothing a scenario
+ * does -- a leaked fd, a signal -- can reach the others.
+ */
+#ifndef HU_LAB_H
+#define HU_LAB_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define LAB_MAX_STEPS 40
+#define LAB_MAX_PKTS 100
+#define LAB_MAX_MIS 8
+#define LAB_ANY INT_MIN /* an expectation that accepts anything */
+
+enum { LAB_PASS = 0, LAB_FAIL = 1, LAB_SKIP = 2 };
+
+/* One step of a scenario. Fixed-size strings: the record crosses a pipe. */
+struct lab_step {
+	double t;       /* seconds since the scenario started */
+	char actor[12]; /* "us", "peer", "client", "server", "nft", ... */
+	char call[80];  /* the call as written: recv(64), close(), ... */
+	char ret[64];   /* its result as text ("" for an observation) */
+	long val;       /* what the expectation compares: ret, SO_ERROR value,
+			   HU_* status, epoll mask, signal number */
+	int failed;     /* the call returned -1: `err` is its errno */
+	int err;        /* errno of the failed call, else 0 */
+	int stale;      /* myth steps: errno after a *successful* call */
+	int stale_before, stale_after;
+	int snap;        /* a snapshot was taken */
+	char obs[12];    /* the socket observed */
+	int events;      /* epoll mask (fresh LT instance), -1 n/a */
+	int state;       /* tcpi_state; -1 Unix socket; -2 n/a */
+	int outq, inq;   /* SIOCOUTQ / SIOCINQ; -1 n/a (listener) */
+	char hangup[64]; /* hangup's classification */
+	char note[128];
+	char expect[96]; /* what was expected, as text ("" = not checked) */
+	int ok;          /* 1 unless the expectation failed */
+};
+
+/* A captured TCP segment. dir 0 = client -> server, 1 = server -> client. */
+struct lab_pkt {
+	double t;
+	int dir;
+	unsigned char
+	    flags;     /* TCP flags byte: FIN 1 SYN 2 RST 4 PSH 8 ACK 16 */
+	unsigned len;  /* payload bytes */
+	char data[12]; /* payload start, printable only */
+	unsigned short sport, dport;
+	unsigned seq;
+};
+
+/* What a scenario produced: crosses the pipe from the scenario process. */
+struct lab_result {
+	int index; /* into the scenario table */
+	int verdict;
+	char skip[120];
+	int captured;                /* 1 if packets were captured */
+	char nocap[80];              /* why not, when not */
+	char client[48], server[48]; /* ladder column labels */
+	double secs;
+	int nsteps, npkts, nmis;
+	struct lab_step steps[LAB_MAX_STEPS];
+	struct lab_pkt pkts[LAB_MAX_PKTS];
+	char mis[LAB_MAX_MIS][192];
+};
+
+struct lab;
+
+struct lab_scenario {
+	const char *name;   /* kebab-case, unique */
+	const char *family; /* selects all its scenarios by one word */
+	const char *title;
+	const char *expected; /* the kernel behaviour it checks */
+	const char *rule;     /* what a program should do about it */
+	void (*run)(struct lab *L);
+	int netns;   /* needs a private network namespace (root) */
+	int seconds; /* roughly how long it waits, for the countdown */
+};
+
+extern const struct lab_scenario lab_scenarios[];
+extern const int lab_nscenarios;
+
+/* The runtime of one scenario (lab-step.c). */
+struct lab {
+	struct lab_result *r;
+	double t0;
+	int cap; /* AF_PACKET socket or -1 */
+	int obs; /* socket the snapshots look at */
+	char obs_name[12];
+	int settle_ms; /* pause before each snapshot */
+	unsigned short cports[4], sports[4];
+	int ncports, nsports;
+	int fds[32]; /* every fd the scenario opened, closed at the end */
+	int nfds;
+};
+
+/* ---- running a scenario (lab-step.c) ---- */
+void lab_run_one(int index, int want_capture, struct lab_result *r);
+int lab_may_capture(char *why, size_t size);
+
+/* ---- fixtures ---- */
+int lab_track(struct lab *L, int fd);
+void lab_untrack(struct lab *L, int fd);
+int lab_tcp_pair(struct lab *L, int *client, int *server);
+int lab_listener(struct lab *L, int backlog, unsigned short *port);
+int lab_tcp_socket(struct lab *L, int nonblock);
+void lab_set_nonblock(int fd);
+void lab_watch_client(struct lab *L, int fd);
+void lab_watch_server_port(struct lab *L, unsigned short port);
+void lab_observe_fd(struct lab *L, int fd, const char *name);
+void lab_fail(struct lab *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void lab_skip(struct lab *L, const char *why);
+int lab_enter_netns(struct lab *L);
+int lab_nft_drop(struct lab *L, int on);
+void lab_sleep_ms(int ms);
+double lab_now(void);
+
+/* ---- the step machinery (lab-step.c) ---- */
+struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call);
+struct lab_step *lab_last(struct lab *L);
+void lab_snapshot(struct lab *L, struct lab_step *s);
+void lab_fmt_data(char *buf, size_t size, long n, const char *data);
+
+/* ---- steps: each records one step and returns the raw result ---- */
+long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags);
+long S_send(struct lab *L, const char *who, int fd, const char *data,
+	    int flags);
+long S_write(struct lab *L, const char *who, int fd, const char *data);
+long S_close(struct lab *L, const char *who, int *fd);
+long S_abort(struct lab *L, const char *who, int *fd); /* linger {1,0} */
+long S_shutdown(struct lab *L, const char *who, int fd, int how);
+long S_soerror(struct lab *L, const char *who, int fd);
+long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
+	       const char *what);
+long S_accept(struct lab *L, const char *who, int lfd, int *out);
+long S_getpeername(struct lab *L, const char *who, int fd);
+long S_epoll_add(struct lab *L, int ep, int fd, unsigned ev, const char *what);
+long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms);
+long S_poll_out(struct lab *L, int fd, int timeout_ms);
+long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
+		  int preset);
+long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
+		  int preset, int do_preset);
+void S_observe(struct lab *L, const char *note);
+long S_hu_recv(struct lab *L, int fd);
+long S_hu_send(struct lab *L, int fd, const char *data);
+long S_hu_probe(struct lab *L, int fd);
+long S_hu_liveness(struct lab *L, int fd, unsigned ms);
+void S_custom(struct lab *L, const char *who, const char *call, long val,
+	      const char *ret);
+
+/* The last step must have returned `val` (LAB_ANY: anything), failed with
+ * `err` (0: must not have failed), shown epoll mask `ev` and TCP state `st`
+ * (LAB_ANY: not checked). A mismatch fails the scenario. */
+void X(struct lab *L, long val, int err, int ev, int st);
+/* Packets (when capturing): some segment has one of `must`'s flags, none
+ * has one of `must_not`'s (TCP flag bits, below). */
+void P(struct lab *L, unsigned char must, unsigned char must_not);
+#define T_FIN 0x01
+#define T_SYN 0x02
+#define T_RST 0x04
+long S_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms);
+/* The myth steps: errno after the successful call must still be `err`. */
+void X_stale(struct lab *L, int err);
+/* A note on the last step. */
+void N(struct lab *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* epoll mask shorthands as the tables write them. */
+#define E_IN 0x001
+#define E_OUT 0x004
+#define E_ERR 0x008
+#define E_HUP 0x010
+#define E_RDHUP 0x2000
+#define E_NONE 0
+#define E_RST (E_IN | E_OUT | E_RDHUP | E_HUP | E_ERR)
+#define E_RSTD (E_IN | E_OUT | E_RDHUP | E_HUP) /* RST, error consumed */
+#define E_FIN (E_IN | E_OUT | E_RDHUP)
+
+/* ---- names ---- */
+void lab_events_str(int ev, char *buf, size_t size);
+const char *lab_errno(int err);
+void lab_flags_str(unsigned char flags, char *buf, size_t size);
+
+/* ---- capture (capture.c) ---- */
+int lab_capture_open(char *why, size_t size);
+void lab_capture_drain(struct lab *L);
+/* Narrow the kernel filter to the scenario's server ports. */
+void lab_capture_ports(struct lab *L);
+
+/* ---- output (lab-out.c, ladder.c) ---- */
+struct lab_out {
+	int color;
+	int json, markdown;
+	const char *svgdir;
+};
+void lab_print_text(const struct lab_out *o, const struct lab_result *r);
+void lab_print_json(const struct lab_result *r);
+void lab_md_begin(const struct lab_result *rs, int n);
+void lab_print_md(const struct lab_result *r);
+void lab_md_end(const struct lab_result *rs, int n);
+void lab_ladder_text(FILE *f, const struct lab_result *r, int color);
+int lab_ladder_svg(const char *dir, const struct lab_result *r);
+int lab_ladder_rows(const struct lab_result *r, int *kind, int *idx, int max);
+
+/* ---- the scenarios (lab-scen-*.c) ---- */
+void sc_epoll_et(struct lab *L);
+void sc_epoll_et_combined(struct lab *L);
+void sc_epoll_et_add_after_fin(struct lab *L);
+void sc_epoll_et_rst_edge(struct lab *L);
+void sc_reset_before_accept(struct lab *L);
+void sc_reset_before_accept_data(struct lab *L);
+void sc_fin_before_accept(struct lab *L);
+void sc_accept_queue_full(struct lab *L);
+void sc_peer_close(struct lab *L);
+void sc_data_then_close(struct lab *L);
+void sc_write_after_close(struct lab *L);
+void sc_write_after_close_so_error(struct lab *L);
+void sc_write_after_close_sigpipe(struct lab *L);
+void sc_write_after_close_hangup(struct lab *L);
+void sc_half_close(struct lab *L);
+void sc_unread_close(struct lab *L);
+void sc_unread_close_send_first(struct lab *L);
+void sc_unread_close_so_error(struct lab *L);
+void sc_unread_close_hangup(struct lab *L);
+void sc_abortive_close(struct lab *L);
+void sc_abortive_close_so_error(struct lab *L);
+void sc_abortive_close_peek(struct lab *L);
+void sc_abortive_close_send_first(struct lab *L);
+void sc_abortive_close_data(struct lab *L);
+void sc_abortive_close_hangup(struct lab *L);
+void sc_peer_killed(struct lab *L);
+void sc_peer_killed_unread(struct lab *L);
+void sc_myth_recv_eagain(struct lab *L);
+void sc_myth_send_einprogress(struct lab *L);
+void sc_dead_idle(struct lab *L);
+void sc_dead_idle_liveness(struct lab *L);
+void sc_dead_busy(struct lab *L);
+void sc_dead_busy_liveness(struct lab *L);
+void sc_dead_busy_keepalive(struct lab *L);
+void sc_dead_idle_user_timeout(struct lab *L);
+void sc_unread_close_graceful(struct lab *L);
+void sc_connect_refused(struct lab *L);
+void sc_connect_refused_again(struct lab *L);
+void sc_connect_refused_blocking(struct lab *L);
+void sc_connect_ok(struct lab *L);
+void sc_connect_in_progress(struct lab *L);
+void sc_unix_close(struct lab *L);
+void sc_unix_data_close(struct lab *L);
+void sc_unix_unread(struct lab *L);
+void sc_unix_half_close(struct lab *L);
+void sc_unix_sigpipe(struct lab *L);
+
+#endif
