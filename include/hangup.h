@@ -520,6 +520,23 @@ HU_EXPORT hu_timer *hu_timer_start(hu_loop *loop, unsigned after_ms,
 /** Stop and free a timer; safe inside its own callback. */
 HU_EXPORT void hu_timer_stop(hu_timer *t);
 
+/** The functions the event loop allocates with (hu_set_allocator()). */
+struct hu_allocator {
+	void *(*malloc)(size_t size);
+	void *(*realloc)(void *ptr, size_t size);
+	void (*free)(void *ptr);
+};
+
+/**
+ * Make every allocation of the event loop (loops, listeners, connections,
+ * write buffers, timers) go through `a`; NULL, or one with a NULL member,
+ * restores libc's. Call it while no loop exists: memory is freed by the
+ * allocator that gave it. A failed allocation is never a crash: the call
+ * that needed it returns NULL or HU_ERROR, or the connection it was for
+ * ends with reason "error" and errno ENOMEM.
+ */
+HU_EXPORT void hu_set_allocator(const struct hu_allocator *a);
+
 #ifdef __cplusplus
 }
 #endif

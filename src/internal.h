@@ -45,10 +45,11 @@ int hu__check_stream(int fd);
 int hu__socket_kind(int fd);
 
 /* io.c -- the unchecked data path, for callers that created the socket
- * themselves (the event loop): no type check, otherwise as hu_recv/hu_send. */
-ssize_t hu__recv_raw(int fd, void *buf, size_t len);
-ssize_t hu__send_raw(int fd, const void *buf, size_t len);
-ssize_t hu__sendv_raw(int fd, const struct iovec *iov, int iovcnt);
+ * themselves (the event loop): no type check, otherwise as hu_recv/hu_send.
+ * On a negative result *err (if not NULL) gets the errno value behind it. */
+ssize_t hu__recv_raw(int fd, void *buf, size_t len, int *err);
+ssize_t hu__send_raw(int fd, const void *buf, size_t len, int *err);
+ssize_t hu__sendv_raw(int fd, const struct iovec *iov, int iovcnt, int *err);
 
 /*
  * stash.c -- socket errors that hu_probe() had to consume to learn them.

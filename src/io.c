@@ -38,7 +38,7 @@ int hu__check_stream(int fd)
  * A stashed EPIPE is left for hu_send(): it means the peer's FIN came first
  * and its RST answered our late write, so for reading, EOF is the truth.
  */
-static ssize_t eof_or_stashed(int fd)
+static ssize_t eof_or_stashed(int fd, int *err_out)
 {
 	int err = hu__stash_get(fd, 0);
 
@@ -46,10 +46,12 @@ static ssize_t eof_or_stashed(int fd)
 		return HU_EOF;
 	hu__stash_get(fd, 1);
 	hu__errno_set(err);
+	if (err_out)
+		*err_out = err;
 	return hu__status_of(err);
 }
 
-ssize_t hu__recv_raw(int fd, void *buf, size_t len)
+ssize_t hu__recv_raw(int fd, void *buf, size_t len, int *err)
 {
 	for (;;) {
 		ssize_t n = recv(fd, buf, len, 0);
@@ -57,8 +59,8 @@ ssize_t hu__recv_raw(int fd, void *buf, size_t len)
 		if (n > 0)
 			return n;
 		if (n == 0)
-			return eof_or_stashed(fd);
-		int st = hu__status_errno(NULL);
+			return eof_or_stashed(fd, err);
+		int st = hu__status_errno(err);
 		if (st != HU__INTR)
 			return st;
 	}
@@ -66,7 +68,7 @@ ssize_t hu__recv_raw(int fd, void *buf, size_t len)
 
 /* A send that failed with EPIPE may hide a reset or timeout that hu_probe()
  * consumed; report that instead, once. */
-static ssize_t send_failed(int fd)
+static ssize_t send_failed(int fd, int *err_out)
 {
 	int err;
 	int st = hu__status_errno(&err);
@@ -76,26 +78,29 @@ static ssize_t send_failed(int fd)
 
 		if (stashed) {
 			hu__errno_set(stashed);
-			return hu__status_of(stashed);
+			err = stashed;
+			st = hu__status_of(stashed);
 		}
 	}
+	if (err_out)
+		*err_out = err;
 	return st;
 }
 
-ssize_t hu__send_raw(int fd, const void *buf, size_t len)
+ssize_t hu__send_raw(int fd, const void *buf, size_t len, int *err)
 {
 	for (;;) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
 		if (n >= 0)
 			return n;
-		ssize_t st = send_failed(fd);
+		ssize_t st = send_failed(fd, err);
 		if (st != HU__INTR)
 			return st;
 	}
 }
 
-ssize_t hu__sendv_raw(int fd, const struct iovec *iov, int iovcnt)
+ssize_t hu__sendv_raw(int fd, const struct iovec *iov, int iovcnt, int *err)
 {
 	struct msghdr msg = {0};
 
@@ -106,7 +111,7 @@ ssize_t hu__sendv_raw(int fd, const struct iovec *iov, int iovcnt)
 
 		if (n >= 0)
 			return n;
-		ssize_t st = send_failed(fd);
+		ssize_t st = send_failed(fd, err);
 		if (st != HU__INTR)
 			return st;
 	}
@@ -120,7 +125,7 @@ ssize_t hu_recv(int fd, void *buf, size_t len)
 		return HU_INVAL;
 	if ((rc = hu__check_stream(fd)) < 0)
 		return rc;
-	return hu__recv_raw(fd, buf, len);
+	return hu__recv_raw(fd, buf, len, NULL);
 }
 
 ssize_t hu_send(int fd, const void *buf, size_t len)
@@ -131,7 +136,7 @@ ssize_t hu_send(int fd, const void *buf, size_t len)
 		return HU_INVAL;
 	if ((rc = hu__check_stream(fd)) < 0)
 		return rc;
-	return hu__send_raw(fd, buf, len);
+	return hu__send_raw(fd, buf, len, NULL);
 }
 
 ssize_t hu_sendv(int fd, const struct iovec *iov, int iovcnt)
@@ -142,7 +147,7 @@ ssize_t hu_sendv(int fd, const struct iovec *iov, int iovcnt)
 		return HU_INVAL;
 	if ((rc = hu__check_stream(fd)) < 0)
 		return rc;
-	return hu__sendv_raw(fd, iov, iovcnt);
+	return hu__sendv_raw(fd, iov, iovcnt, NULL);
 }
 
 int hu__socket_kind(int fd)

@@ -222,6 +222,21 @@ int hu_reason_from_status(int code)
 	}
 }
 
+const char *hu_phase_name(int phase)
+{
+	static const char *const words[] = {
+	    [HU_PHASE_CONNECTING] = "connecting",
+	    [HU_PHASE_OPEN] = "open",
+	    [HU_PHASE_PEER_DONE] = "peer-done",
+	    [HU_PHASE_LOCAL_DONE] = "local-done",
+	    [HU_PHASE_CLOSING] = "closing",
+	};
+
+	if (phase < 0 || phase > HU_PHASE_CLOSING)
+		return "?";
+	return words[phase];
+}
+
 const char *hu_version(void)
 {
 	return HU_VERSION_STRING;

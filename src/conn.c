@@ -1,0 +1,735 @@
+/*
+ * conn.c -- a connection's life on the loop: reading, writing with a
+ * buffer and a high-water mark, half-close, graceful and abortive close,
+ * timers, and the one on_close that says why it ended.
+ *
+ * How the end is noticed. Every connection is registered once, edge-
+ * triggered, with EPOLLRDHUP (epoll.c). The event that reports an end is
+ * read at once, to the end of the queue:
+ *  - the peer's FIN: recv() returns what was queued before it, then 0.
+ *    With EPOLLRDHUP in the event and a short read, the queue is known to
+ *    be empty up to the FIN, so no further recv() is needed;
+ *  - an RST or a dead-peer timeout: EPOLLHUP|EPOLLERR; recv() returns the
+ *    data that arrived before it, then the error, exactly once
+ *    (kernel-truth.md, conclusions 3, 4 and 7);
+ *  - an RST after the FIN (the peer refused data we wrote after its
+ *    close): recv() keeps saying 0, and only SO_ERROR has the EPIPE the
+ *    RST left (conclusion 5), so EOF with EPOLLERR asks SO_ERROR.
+ * A healthy connection pays one recv() per readable edge and one send()
+ * per write: a read shorter than the buffer means the queue is drained,
+ * and the next byte will raise a new edge (kernel-truth.md, sc. 11).
+ *
+ * Who calls back, and when: callbacks run only from the loop (an event, a
+ * timer, the ready list). Closing from inside any of them finishes the
+ * connection at once (fd closed, reason recorded) and on_close runs at the
+ * loop's next safe point (loop.c); every call site re-checks FINISHED after
+ * a callback returns.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/sockios.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define GONE(c) (((c)->flags & HU__C_FINISHED) != 0)
+
+static const struct hu_conn_callbacks *cbs(const hu_conn *c)
+{
+	return &c->cfg->c.cb;
+}
+
+static void settle(hu_conn *c);
+static void conn_flush(hu_conn *c);
+
+/* ---- the end ---- */
+
+static int phase_of(const hu_conn *c)
+{
+	if (c->flags & HU__C_CONNECTING)
+		return HU_PHASE_CONNECTING;
+	if (c->flags & HU__C_CLOSING)
+		return HU_PHASE_CLOSING;
+	if (c->flags & HU__C_PEER_DONE)
+		return HU_PHASE_PEER_DONE;
+	if (c->flags & (HU__C_SHUT_WANT | HU__C_SHUT_DONE))
+		return HU_PHASE_LOCAL_DONE;
+	return HU_PHASE_OPEN;
+}
+
+/*
+ * Bytes we wrote that the peer never acknowledged: what is still in our
+ * buffer plus, on TCP, SIOCOUTQ (write_seq - snd_una). SIOCOUTQ counts our
+ * FIN too once it is sent, and keeps its value after a reset, which is
+ * what we want: those bytes were never acknowledged. On a Unix socket the
+ * kernel counts buffer memory, not payload (kernel-truth.md, 10), so only
+ * our own buffer is counted there.
+ */
+static uint64_t undelivered(const hu_conn *c)
+{
+	uint64_t n = hu__wbuf_size(c->wbuf);
+	int outq = 0;
+
+	if ((c->flags & HU__C_TCP) && c->bytes_out > 0 &&
+	    ioctl(c->io.fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+		uint64_t q = (uint64_t)outq;
+
+		if ((c->flags & HU__C_SHUT_DONE) && q > 0)
+			q--; /* our FIN's sequence number */
+		n += q < c->bytes_out ? q : c->bytes_out;
+	}
+	return n;
+}
+
+void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
+{
+	hu_loop *loop = c->loop;
+
+	if (GONE(c))
+		return;
+	c->info.reason = reason;
+	c->info.error = err;
+	c->info.phase = phase_of(c);
+	c->info.bytes_in = c->bytes_in;
+	c->info.bytes_out = c->bytes_out;
+	c->info.undelivered = undelivered(c);
+	c->flags |= HU__C_FINISHED;
+	hu__timer_disarm(loop, &c->timer);
+	hu__free(c->wbuf);
+	c->wbuf = NULL;
+	if (c->io.fd >= 0) {
+		hu__ep_del(loop->epfd, c->io.fd);
+		if (abort && (c->flags & HU__C_TCP)) {
+			/* SO_LINGER {1, 0}: tcp_close() sends RST at once and
+			 * drops what is unsent (net/ipv4/tcp.c). */
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+			(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg,
+					 sizeof(lg));
+		}
+		hu__stash_forget(c->io.fd);
+		close(c->io.fd);
+		c->io.fd = -1;
+	}
+	c->info.duration_ms = hu__now_ms() - c->created;
+	hu__loop_closed(c);
+}
+
+/* The reason a failed call stands for, in the phase we are in. */
+static int reason_of(const hu_conn *c, int status, int err)
+{
+	if (c->flags & HU__C_CONNECTING) {
+		/* SYN retries ran out: the connect timed out. A Unix path
+		 * with no socket behind it is a refusal as well. */
+		if (status == HU_TIMEOUT)
+			return HU_CLOSE_CONNECT_TIMEOUT;
+		if (err == ENOENT)
+			return HU_CLOSE_REFUSED;
+	}
+	return hu_reason_from_status(status);
+}
+
+/* A call failed with `status`/`err`: end the connection with the reason. A
+ * reset taken earlier by SO_ERROR explains a later EPIPE or EOF better. */
+void hu__conn_fail(hu_conn *c, int status, int err)
+{
+	if (c->pending_err != 0 && (status == HU_PIPE || status == HU_EOF)) {
+		err = c->pending_err;
+		status = hu__status_of(err);
+	}
+	hu__conn_finish(c, reason_of(c, status, err), err, 0);
+}
+
+/* The pending socket error, consumed (0 if none). */
+static int take_error(hu_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = 0;
+	if (err != 0 && c->pending_err == 0)
+		c->pending_err = err;
+	return c->pending_err;
+}
+
+/* ---- timers ---- */
+
+static void rearm(hu_conn *c)
+{
+	const struct hu_conn_config *cfg = &c->cfg->c;
+	uint64_t due = UINT64_MAX;
+
+	if (c->deadline)
+		due = c->deadline;
+	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
+	    c->last_io + cfg->idle_ms < due)
+		due = c->last_io + cfg->idle_ms;
+	if (c->next_beat && c->next_beat < due)
+		due = c->next_beat;
+	if (due == UINT64_MAX)
+		hu__timer_disarm(c->loop, &c->timer);
+	else if (hu__timer_arm(c->loop, &c->timer, due) < 0)
+		hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
+}
+
+static void conn_timer(hu_loop *loop, struct hu__tnode *n)
+{
+	hu_conn *c = (hu_conn *)((char *)n - offsetof(hu_conn, timer));
+	const struct hu_conn_config *cfg = &c->cfg->c;
+	uint64_t now = loop->now;
+
+	if (GONE(c))
+		return;
+	if (c->deadline && now >= c->deadline) {
+		if (c->flags & HU__C_CONNECTING) {
+			hu__conn_finish(c, HU_CLOSE_CONNECT_TIMEOUT, ETIMEDOUT,
+					0);
+			return;
+		}
+		if (c->flags & HU__C_CLOSING) {
+			/* The peer never sent its FIN within linger_ms. */
+			hu__conn_finish(c, HU_CLOSE_LOCAL, ETIMEDOUT, 0);
+			return;
+		}
+		c->deadline = 0;
+	}
+	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
+	    now - c->last_io >= cfg->idle_ms) {
+		hu__conn_finish(c, HU_CLOSE_IDLE, 0, 0);
+		return;
+	}
+	if (c->next_beat && now >= c->next_beat) {
+		c->next_beat = now + cfg->heartbeat_ms;
+		if (cbs(c)->on_heartbeat && !(c->flags & HU__C_CLOSING)) {
+			cbs(c)->on_heartbeat(c);
+			if (GONE(c))
+				return;
+		}
+	}
+	rearm(c);
+}
+
+/* Connected (or accepted): arm what only an open connection has. */
+static void established(hu_conn *c)
+{
+	const struct hu_conn_config *cfg = &c->cfg->c;
+
+	c->deadline = 0;
+	c->last_io = c->loop->now;
+	if (cfg->liveness_ms && (c->flags & HU__C_TCP))
+		(void)hu_liveness(c->io.fd, cfg->liveness_ms);
+	if (cfg->heartbeat_ms)
+		c->next_beat = c->loop->now + cfg->heartbeat_ms;
+	rearm(c);
+}
+
+/* ---- creation ---- */
+
+hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
+		      int connecting)
+{
+	hu_conn *c = hu__calloc(sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->io.kind = HU__IO_CONN;
+	c->io.fd = fd;
+	c->loop = loop;
+	c->cfg = cfg;
+	c->user = cfg->c.user;
+	c->flags = (tcp ? HU__C_TCP : 0) | (connecting ? HU__C_CONNECTING : 0);
+	c->created = hu__now_ms();
+	c->last_io = loop->now;
+	c->timer.fire = conn_timer;
+	if (hu__loop_add_conn(loop, c) < 0) {
+		hu__free(c);
+		return NULL;
+	}
+	cfg->refs++;
+	c->id = ++loop->next_id;
+	return c;
+}
+
+int hu__conn_start(hu_conn *c)
+{
+	const struct hu_conn_config *cfg = &c->cfg->c;
+	int rc = hu__ep_add(c->loop->epfd, c->io.fd, c,
+			    EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+
+	if (rc < 0)
+		return rc;
+	if ((c->flags & HU__C_CONNECTING) && cfg->connect_timeout_ms) {
+		c->deadline = c->loop->now + cfg->connect_timeout_ms;
+		if (hu__timer_arm(c->loop, &c->timer, c->deadline) < 0) {
+			hu__ep_del(c->loop->epfd, c->io.fd);
+			return HU_ERROR;
+		}
+	}
+	return 0;
+}
+
+void hu__conn_opened(hu_conn *c)
+{
+	established(c);
+	if (GONE(c))
+		return;
+	if (cbs(c)->on_open)
+		cbs(c)->on_open(c);
+}
+
+void hu__conn_discard(hu_conn *c)
+{
+	hu__timer_disarm(c->loop, &c->timer);
+	hu__loop_del_conn(c->loop, c);
+	hu__cfg_unref(c->cfg);
+	hu__free(c->wbuf);
+	hu__free(c->peer);
+	hu__free(c);
+}
+
+void hu__conn_free(hu_conn *c)
+{
+	if (cbs(c)->on_close)
+		cbs(c)->on_close(c, &c->info);
+	hu__conn_discard(c);
+}
+
+/* ---- reading ---- */
+
+static void peer_eof(hu_conn *c, uint32_t ev)
+{
+	int err = c->pending_err;
+
+	if (err == 0 && (ev & EPOLLERR))
+		err = take_error(c);
+	if (err != 0) {
+		hu__conn_fail(c, hu__status_of(err), err);
+		return;
+	}
+	c->flags |= HU__C_PEER_DONE;
+	if (!(c->flags & HU__C_CLOSING) && cbs(c)->on_eof) {
+		cbs(c)->on_eof(c);
+		if (GONE(c))
+			return;
+	}
+	settle(c);
+}
+
+/*
+ * Read until the queue is drained. `ev` is the epoll event (0 when a
+ * resumed connection reads owed data: then nothing is known about the
+ * queue, and only EAGAIN or 0 ends the loop).
+ */
+static void conn_read(hu_conn *c, uint32_t ev)
+{
+	char *buf = c->loop->rbuf;
+	int hup = (ev & (EPOLLHUP | EPOLLERR)) != 0;
+
+	if ((c->flags & HU__C_PAUSED) && !(c->flags & HU__C_CLOSING)) {
+		/* Not reading now; an error is taken (and kept) so that it
+		 * is not lost, and is reported when reading resumes. */
+		if (ev & EPOLLERR)
+			take_error(c);
+		return;
+	}
+	for (;;) {
+		int err = 0;
+		ssize_t n = hu__recv_raw(c->io.fd, buf, HU__RBUF, &err);
+
+		if (n > 0) {
+			c->last_io = c->loop->now;
+			if (c->flags & HU__C_CLOSING)
+				continue; /* lingering: read, discard */
+			c->bytes_in += (uint64_t)n;
+			if (cbs(c)->on_data) {
+				cbs(c)->on_data(c, buf, (size_t)n);
+				if (GONE(c))
+					return;
+				if (c->flags & HU__C_CLOSING)
+					continue;
+			}
+			if (c->flags & HU__C_PAUSED)
+				return; /* hu_conn_resume() reads on */
+			if ((size_t)n < HU__RBUF && ev != 0 && !hup) {
+				/* Drained. With the FIN already in (RDHUP),
+				 * the next recv() could only say 0. */
+				if (ev & EPOLLRDHUP)
+					peer_eof(c, ev);
+				return;
+			}
+			continue;
+		}
+		if (n == HU_AGAIN)
+			return;
+		if (n == HU_EOF) {
+			peer_eof(c, ev);
+			return;
+		}
+		hu__conn_fail(c, (int)n, err);
+		return;
+	}
+}
+
+void hu__conn_read_ready(hu_conn *c)
+{
+	if (GONE(c) || (c->flags & HU__C_CONNECTING))
+		return;
+	conn_read(c, c->pending_err ? EPOLLERR : 0);
+	if (!GONE(c) && c->wbuf)
+		conn_flush(c);
+}
+
+/* ---- connecting ---- */
+
+static void connect_event(hu_conn *c, uint32_t ev)
+{
+	int err = take_error(c);
+
+	if (err == 0 && (ev & EPOLLHUP))
+		err = ECONNABORTED; /* ended, and its error already taken */
+	if (err != 0) {
+		c->pending_err = 0;
+		hu__conn_fail(c, hu__status_of(err), err);
+		return;
+	}
+	if (!(ev & EPOLLOUT))
+		return;
+	c->flags &= ~HU__C_CONNECTING;
+	hu__conn_opened(c);
+	if (GONE(c))
+		return;
+	if (ev & (EPOLLIN | EPOLLRDHUP)) {
+		conn_read(c, ev);
+		if (GONE(c))
+			return;
+	}
+	/* Writes and a shutdown queued while connecting. */
+	if (c->wbuf)
+		conn_flush(c);
+	else
+		settle(c);
+}
+
+/* ---- writing ---- */
+
+/*
+ * Everything queued is written: send what was asked for once the buffer
+ * is empty -- our FIN, or the end of the connection.
+ */
+static void settle(hu_conn *c)
+{
+	unsigned f = c->flags;
+
+	if (f & (HU__C_FINISHED | HU__C_CONNECTING) || c->wbuf != NULL)
+		return;
+	if ((f & (HU__C_SHUT_WANT | HU__C_CLOSING)) && !(f & HU__C_SHUT_DONE)) {
+		if (shutdown(c->io.fd, SHUT_WR) < 0) {
+			int err;
+			int st = hu__status_errno(&err);
+			int soerr = take_error(c);
+
+			/* ENOTCONN: reset or timed out meanwhile. */
+			if (soerr != 0)
+				hu__conn_fail(c, hu__status_of(soerr), soerr);
+			else
+				hu__conn_fail(c, st == HU_ERROR ? HU_RESET : st,
+					      err);
+			return;
+		}
+		c->flags |= HU__C_SHUT_DONE;
+		f = c->flags;
+	}
+	if (f & HU__C_PEER_DONE) {
+		if (f & HU__C_CLOSING)
+			hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
+		else if ((f & HU__C_SHUT_DONE) || cbs(c)->on_eof == NULL)
+			hu__conn_finish(c, HU_CLOSE_EOF, 0, 0);
+		return;
+	}
+	if ((f & HU__C_CLOSING) && !(f & HU__C_LINGER)) {
+		c->flags |= HU__C_LINGER;
+		c->deadline = c->loop->now + c->cfg->c.linger_ms;
+		rearm(c);
+	}
+}
+
+static void after_flush(hu_conn *c)
+{
+	size_t left = hu__wbuf_size(c->wbuf);
+
+	if (left == 0) {
+		hu__free(c->wbuf);
+		c->wbuf = NULL;
+	}
+	if ((c->flags & HU__C_ABOVE_HW) && left < c->cfg->c.high_water) {
+		c->flags &= ~HU__C_ABOVE_HW;
+		if (cbs(c)->on_drain && !(c->flags & HU__C_CLOSING)) {
+			cbs(c)->on_drain(c);
+			if (GONE(c))
+				return;
+		}
+	}
+	settle(c);
+}
+
+/* The send buffer has room again (an EPOLLOUT edge): write what waits. */
+static void conn_flush(hu_conn *c)
+{
+	struct hu__wbuf *b = c->wbuf;
+
+	while (hu__wbuf_size(b) > 0) {
+		int err = 0;
+		size_t want = hu__wbuf_size(b);
+		ssize_t n =
+		    hu__send_raw(c->io.fd, b->data + b->off, want, &err);
+
+		if (n == HU_AGAIN)
+			break;
+		if (n < 0) {
+			hu__conn_fail(c, (int)n, err);
+			return;
+		}
+		b->off += (size_t)n;
+		c->bytes_out += (uint64_t)n;
+		c->last_io = c->loop->now;
+		if ((size_t)n < want)
+			break; /* the socket buffer is full: wait for OUT */
+	}
+	after_flush(c);
+}
+
+void hu__conn_event(hu_conn *c, uint32_t ev)
+{
+	if (GONE(c))
+		return;
+	if (c->flags & HU__C_CONNECTING) {
+		connect_event(c, ev);
+		return;
+	}
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		conn_read(c, ev);
+		if (GONE(c))
+			return;
+	}
+	if (c->wbuf && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+		conn_flush(c);
+}
+
+static int write_refused(const hu_conn *c)
+{
+	return (c->flags & (HU__C_FINISHED | HU__C_CLOSING | HU__C_SHUT_WANT |
+			    HU__C_SHUT_DONE)) != 0 ||
+	       c->pending_err != 0;
+}
+
+/* What hu_conn_write() returns once the bytes are queued. */
+static int mark(hu_conn *c)
+{
+	if (hu__wbuf_size(c->wbuf) >= c->cfg->c.high_water) {
+		c->flags |= HU__C_ABOVE_HW;
+		return 1;
+	}
+	return 0;
+}
+
+/* Queue what the kernel did not take. If some of this write already went
+ * out, a failure to queue the rest would leave a hole in the stream: the
+ * connection is aborted then. */
+static int queue_rest(hu_conn *c, const struct iovec *iov, int iovcnt,
+		      size_t skip, int partial)
+{
+	struct hu__wbuf *b = c->wbuf;
+	size_t old = b ? b->len : 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		const char *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		if (hu__wbuf_append(&c->wbuf, p + skip, len - skip) < 0) {
+			if (partial || i > 0) {
+				hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
+				return HU_ERROR;
+			}
+			if (c->wbuf)
+				c->wbuf->len = old;
+			return HU_ERROR;
+		}
+		skip = 0;
+		partial = 1; /* from here on, a failure splits the write */
+	}
+	return mark(c);
+}
+
+int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	if (c == NULL || iovcnt < 0 || iovcnt > IOV_MAX ||
+	    (iov == NULL && iovcnt > 0))
+		return HU_INVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_base == NULL && iov[i].iov_len > 0)
+			return HU_INVAL;
+		total += iov[i].iov_len;
+	}
+	if (write_refused(c))
+		return HU_PIPE;
+	if (total == 0)
+		return mark(c);
+
+	size_t sent = 0;
+	if (c->wbuf == NULL && !(c->flags & HU__C_CONNECTING)) {
+		int err = 0;
+		ssize_t n = iovcnt == 1
+				? hu__send_raw(c->io.fd, iov[0].iov_base,
+					       iov[0].iov_len, &err)
+				: hu__sendv_raw(c->io.fd, iov, iovcnt, &err);
+
+		if (n < 0 && n != HU_AGAIN) {
+			hu__conn_fail(c, (int)n, err);
+			return HU_PIPE;
+		}
+		if (n > 0) {
+			sent = (size_t)n;
+			c->bytes_out += (uint64_t)n;
+			c->last_io = c->loop->now;
+			if (sent == total)
+				return 0;
+		}
+	}
+	return queue_rest(c, iov, iovcnt, sent, sent > 0);
+}
+
+int hu_conn_write(hu_conn *c, const void *data, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+
+	if (data == NULL && len > 0)
+		return HU_INVAL;
+	return hu_conn_writev(c, &iov, 1);
+}
+
+int hu_conn_shutdown(hu_conn *c)
+{
+	if (c == NULL)
+		return HU_INVAL;
+	if (c->flags & (HU__C_FINISHED | HU__C_CLOSING))
+		return HU_PIPE;
+	c->flags |= HU__C_SHUT_WANT;
+	settle(c);
+	return 0;
+}
+
+void hu_conn_close(hu_conn *c, int how)
+{
+	if (c == NULL || GONE(c))
+		return;
+	if (how == HU_ABORT) {
+		hu__conn_finish(c, HU_CLOSE_ABORT, 0, 1);
+		return;
+	}
+	if (c->flags & HU__C_CLOSING)
+		return;
+	if (c->pending_err != 0) {
+		/* The peer is already gone: say how. */
+		hu__conn_fail(c, hu__status_of(c->pending_err), c->pending_err);
+		return;
+	}
+	if (c->flags & HU__C_CONNECTING) {
+		hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
+		return;
+	}
+	c->flags |= HU__C_CLOSING;
+	if (c->flags & HU__C_PAUSED) {
+		/* Lingering means reading (and discarding) until the FIN,
+		 * and an edge may have passed while paused. */
+		c->flags &= ~HU__C_PAUSED;
+		hu__loop_ready(c);
+	}
+	rearm(c); /* no idle timeout while closing */
+	settle(c);
+}
+
+/* ---- the rest of the API ---- */
+
+void hu_conn_pause(hu_conn *c)
+{
+	if (c != NULL && !(c->flags & (HU__C_FINISHED | HU__C_CLOSING)))
+		c->flags |= HU__C_PAUSED;
+}
+
+void hu_conn_resume(hu_conn *c)
+{
+	if (c == NULL || !(c->flags & HU__C_PAUSED))
+		return;
+	c->flags &= ~HU__C_PAUSED;
+	/* Edge-triggered: what arrived while paused raised its edge
+	 * already, so read at the next safe point, not from here (this may
+	 * be inside a callback of this very connection). */
+	hu__loop_ready(c);
+}
+
+void *hu_conn_user(hu_conn *c)
+{
+	return c ? c->user : NULL;
+}
+
+void hu_conn_set_user(hu_conn *c, void *user)
+{
+	if (c != NULL)
+		c->user = user;
+}
+
+hu_loop *hu_conn_loop(hu_conn *c)
+{
+	return c ? c->loop : NULL;
+}
+
+int hu_conn_fd(hu_conn *c)
+{
+	return c ? c->io.fd : -1;
+}
+
+unsigned long long hu_conn_id(hu_conn *c)
+{
+	return c ? c->id : 0;
+}
+
+size_t hu_conn_buffered(hu_conn *c)
+{
+	return c ? hu__wbuf_size(c->wbuf) : 0;
+}
+
+int hu_conn_peer(hu_conn *c, char *buf, size_t size)
+{
+	if (c == NULL)
+		return HU_INVAL;
+	if (c->peer == NULL) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (c->io.fd < 0)
+			return HU_INVAL;
+		if (getpeername(c->io.fd, (struct sockaddr *)&ss, &len) < 0)
+			return hu__status_errno(NULL);
+		/* Cached: a connection that asks once (in on_open, say) can
+		 * still name its peer in on_close, after the fd is gone. */
+		c->peer = hu__calloc(sizeof(*c->peer));
+		if (c->peer == NULL)
+			return hu_addr_format((struct sockaddr *)&ss, len, buf,
+					      size);
+		memcpy(&c->peer->sa, &ss, len);
+		c->peer->len = len;
+	}
+	return hu_addr_format((struct sockaddr *)&c->peer->sa, c->peer->len,
+			      buf, size);
+}

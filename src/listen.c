@@ -1,0 +1,326 @@
+/*
+ * listen.c -- listeners (accept4 until EAGAIN) and outgoing connects.
+ *
+ * Accepting: a listener is registered edge-triggered for EPOLLIN, so every
+ * edge must be followed by accept4() until EAGAIN, or connections left in
+ * the queue wait for a new arrival. When accept4() fails for lack of a
+ * resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) the queue is not drained and
+ * no new edge may ever come: the listener reports it once, keeps serving
+ * the connections it has, and retries on a timer until accept works again.
+ * Errors that concern only the one connection being accepted
+ * (ECONNABORTED, and the network errors accept(2) says to treat like
+ * EAGAIN) are skipped.
+ *
+ * Connecting: non-blocking; EINPROGRESS is the normal answer even on
+ * loopback (kernel-truth.md, 8). Completion is the first EPOLLOUT, and
+ * SO_ERROR then says refused, unreachable or connected. A connect that
+ * fails at once (a Unix path nobody listens on, no route) is reported the
+ * same way, by on_close from the loop, never from inside hu_connect().
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ACCEPT_RETRY_MS 100
+
+static int track(hu_loop *loop, hu_listener *l)
+{
+	if (loop->nlisteners == loop->caplisteners) {
+		unsigned ncap = loop->caplisteners ? loop->caplisteners * 2 : 4;
+		hu_listener **v =
+		    hu__realloc(loop->listeners, ncap * sizeof(*v));
+
+		if (v == NULL)
+			return HU_ERROR;
+		loop->listeners = v;
+		loop->caplisteners = ncap;
+	}
+	l->slot = loop->nlisteners;
+	loop->listeners[loop->nlisteners++] = l;
+	return 0;
+}
+
+static void untrack(hu_loop *loop, hu_listener *l)
+{
+	hu_listener *last = loop->listeners[--loop->nlisteners];
+
+	loop->listeners[l->slot] = last;
+	last->slot = l->slot;
+}
+
+static void accept_all(hu_listener *l);
+
+static void retry_fire(hu_loop *loop, struct hu__tnode *n)
+{
+	hu_listener *l =
+	    (hu_listener *)((char *)n - offsetof(hu_listener, retry));
+
+	(void)loop;
+	if (!l->closed)
+		accept_all(l);
+}
+
+/* accept4() is failing for want of a resource: say so once, try later. */
+static void accept_failing(hu_listener *l, int status, int err)
+{
+	if (!l->failing) {
+		l->failing = 1;
+		if (l->on_accept_error) {
+			l->on_accept_error(l, status, err);
+			if (l->closed)
+				return;
+		}
+	}
+	(void)hu__timer_arm(l->loop, &l->retry, l->loop->now + ACCEPT_RETRY_MS);
+}
+
+static int transient(int err)
+{
+	switch (err) {
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM: /* a firewall rule refused it */
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void accept_all(hu_listener *l)
+{
+	hu_loop *loop = l->loop;
+
+	while (!l->closed) {
+		int fd =
+		    accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			int err;
+			int st = hu__status_errno(&err);
+
+			if (st == HU__INTR || transient(err))
+				continue;
+			if (st == HU_AGAIN)
+				return;
+			accept_failing(l, st, err);
+			return;
+		}
+		hu_conn *c = hu__conn_new(loop, fd, l->tcp, l->cfg, 0);
+		if (c == NULL) {
+			close(fd);
+			accept_failing(l, HU_ERROR, ENOMEM);
+			return;
+		}
+		int rc = hu__conn_start(c);
+		if (rc < 0) {
+			hu__conn_discard(c);
+			close(fd);
+			accept_failing(l, rc, ENOMEM);
+			return;
+		}
+		l->failing = 0;
+		hu__conn_opened(c);
+	}
+}
+
+void hu__listener_event(hu_listener *l, uint32_t events)
+{
+	(void)events;
+	if (!l->closed)
+		accept_all(l);
+}
+
+int hu_listen(hu_loop *loop, const char *addr,
+	      const struct hu_listen_config *cfg, hu_listener **out)
+{
+	static const struct hu_listen_config defaults;
+	struct hu_addr a;
+	int one = 1, err = 0, rc;
+
+	if (cfg == NULL)
+		cfg = &defaults;
+	if (loop == NULL || addr == NULL || out == NULL || loop->freeing ||
+	    cfg->backlog < 0)
+		return HU_INVAL;
+	if (hu_addr_parse(addr, &a) < 0)
+		return HU_INVAL;
+	if (!loop->in_run)
+		loop->now = hu__now_ms();
+
+	int family = a.sa.ss_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hu__status_errno(NULL);
+	if (family != AF_UNIX)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				 sizeof(one));
+	if (cfg->reuseport && family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail_errno;
+	if (bind(fd, (struct sockaddr *)&a.sa, a.len) < 0)
+		goto fail_errno;
+	if (listen(fd, cfg->backlog ? cfg->backlog : SOMAXCONN) < 0)
+		goto fail_errno;
+
+	hu_listener *l = hu__calloc(sizeof(*l));
+	if (l == NULL) {
+		rc = HU_ERROR;
+		err = ENOMEM;
+		goto fail;
+	}
+	l->io.kind = HU__IO_LISTENER;
+	l->io.fd = fd;
+	l->loop = loop;
+	l->on_accept_error = cfg->on_accept_error;
+	l->retry.fire = retry_fire;
+	l->tcp = family != AF_UNIX;
+	l->cfg = hu__cfg_new(&cfg->conn);
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&a.sa;
+	if (family == AF_UNIX && un->sun_path[0] != '\0') {
+		size_t n = strlen(un->sun_path) + 1;
+
+		if ((l->unix_path = hu__malloc(n)) != NULL)
+			memcpy(l->unix_path, un->sun_path, n);
+	}
+	if (l->cfg == NULL || (family == AF_UNIX && un->sun_path[0] != '\0' &&
+			       l->unix_path == NULL)) {
+		rc = HU_ERROR;
+		err = ENOMEM;
+		goto fail_free;
+	}
+	if ((rc = track(loop, l)) < 0) {
+		err = ENOMEM;
+		goto fail_free;
+	}
+	if ((rc = hu__ep_add(loop->epfd, fd, l, EPOLLIN)) < 0) {
+		untrack(loop, l);
+		err = ENOMEM;
+		goto fail_free;
+	}
+	*out = l;
+	return 0;
+
+fail_free:
+	if (l->unix_path)
+		unlink(l->unix_path);
+	hu__free(l->unix_path);
+	hu__cfg_unref(l->cfg);
+	hu__free(l);
+	goto fail;
+fail_errno:
+	rc = hu__status_errno(&err);
+fail:
+	close(fd);
+	hu__errno_set(err);
+	return rc;
+}
+
+int hu_listener_addr(hu_listener *l, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (l == NULL || l->closed)
+		return HU_INVAL;
+	if (getsockname(l->io.fd, (struct sockaddr *)&ss, &len) < 0)
+		return hu__status_errno(NULL);
+	return hu_addr_format((struct sockaddr *)&ss, len, buf, size);
+}
+
+void hu_listener_close(hu_listener *l)
+{
+	if (l == NULL || l->closed)
+		return;
+	hu_loop *loop = l->loop;
+
+	l->closed = 1;
+	hu__timer_disarm(loop, &l->retry);
+	hu__ep_del(loop->epfd, l->io.fd);
+	close(l->io.fd);
+	l->io.fd = -1;
+	/* We made the socket file: remove it, so the path can be bound
+	 * again (bind() fails with EADDRINUSE on a stale one). */
+	if (l->unix_path)
+		unlink(l->unix_path);
+	untrack(loop, l);
+	/* Freed at the next safe point: this may be inside accept_all(). */
+	l->next_dead = loop->dead;
+	loop->dead = l;
+}
+
+void hu__listener_free(hu_listener *l)
+{
+	hu__free(l->unix_path);
+	hu__cfg_unref(l->cfg);
+	hu__free(l);
+}
+
+int hu_connect(hu_loop *loop, const char *addr,
+	       const struct hu_conn_config *cfg, hu_conn **out)
+{
+	struct hu_addr a;
+	int err = 0, rc;
+
+	if (loop == NULL || addr == NULL || loop->freeing)
+		return HU_INVAL;
+	if (hu_addr_parse(addr, &a) < 0)
+		return HU_INVAL;
+	if (!loop->in_run)
+		loop->now = hu__now_ms();
+
+	int family = a.sa.ss_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hu__status_errno(NULL);
+	struct hu__cfg *shared = hu__cfg_new(cfg);
+	hu_conn *c = shared
+			 ? hu__conn_new(loop, fd, family != AF_UNIX, shared, 1)
+			 : NULL;
+	hu__cfg_unref(shared); /* the connection holds its own reference */
+	if (c == NULL || (c->peer = hu__malloc(sizeof(a))) == NULL) {
+		if (c)
+			hu__conn_discard(c);
+		close(fd);
+		hu__errno_set(ENOMEM);
+		return HU_ERROR;
+	}
+	*c->peer = a;
+
+	if (connect(fd, (struct sockaddr *)&a.sa, a.len) < 0) {
+		rc = hu__status_errno(&err);
+		if (rc == HU_INVAL || rc == HU_BADF) {
+			/* Not a connect that failed: a bad request. */
+			hu__conn_discard(c);
+			close(fd);
+			hu__errno_set(err);
+			return rc;
+		}
+		if (rc != HU__INPROGRESS && rc != HU__INTR) {
+			/* Failed at once: report it from the loop. */
+			hu__conn_fail(c, rc, err);
+			goto done;
+		}
+	}
+	/* Connected or under way: the first EPOLLOUT says how it went (for
+	 * a connect that completed at once, EPOLL_CTL_ADD reports OUT). */
+	if ((rc = hu__conn_start(c)) < 0) {
+		hu__conn_discard(c);
+		close(fd);
+		return rc;
+	}
+done:
+	if (out)
+		*out = c;
+	return 0;
+}
