@@ -1,0 +1,490 @@
+/*
+ * load-tests.c -- the generator's connections and the four tests. Each test
+ * runs against one server, fills its row of res[] for round r, and leaves
+ * the server as it found it: every connection it opened closed.
+ */
+#include "load.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Dialing from explicit source ports                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With kernel-chosen source ports, connect() scans the ephemeral range past
+ * every TIME_WAIT socket and the generator collapses (BENCHMARKING.md).
+ * So each client socket binds its own port, round-robin over
+ * [port_lo, port_hi], with SO_REUSEADDR: bind() then ignores our TIME_WAIT
+ * sockets on that port, and connect() checks only the one 4-tuple. A
+ * TIME_WAIT on that exact 4-tuple is taken over if it is older than
+ * net.ipv4.tcp_tw_reuse_delay (1 s; tcp_tw_reuse=2 allows it on loopback);
+ * otherwise connect() says EADDRNOTAVAIL and we take the next port.
+ */
+static unsigned port_next;
+
+static int dial(uint16_t dport, int rst)
+{
+	struct sockaddr_in a;
+	int one = 1;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int tries = 0; tries < 1000; tries++) {
+		int fd = socket(AF_INET,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			die("socket");
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (rst) {
+			struct linger lg = {1, 0};
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		for (;;) {
+			if (port_next < port_lo || port_next > port_hi)
+				port_next = port_lo;
+			a.sin_port = htons((uint16_t)port_next++);
+			if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+				break;
+			if (errno != EADDRINUSE)
+				die("bind");
+			stats.port_skips++;
+		}
+		a.sin_port = htons(dport);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ||
+		    errno == EINPROGRESS)
+			return fd;
+		if (errno != EADDRNOTAVAIL && errno != EADDRINUSE)
+			die("connect 127.0.0.1:%u", dport);
+		stats.port_skips++;
+		close(fd);
+	}
+	errno = 0;
+	die("no usable source port in %u-%u", port_lo, port_hi);
+}
+
+/* Wait until *counter reaches target; 50 us naps, not a spin, so that the
+ * cache line the server writes is not pulled back at every store. */
+static void wait_count(struct server *s, int which, uint64_t target,
+		       unsigned timeout_ms, const char *what)
+{
+	uint64_t t0 = now_ns();
+
+	for (;;) {
+		uint64_t v = which ? closes(s) : opens(s);
+
+		if (v >= target)
+			return;
+		if (now_ns() - t0 > timeout_ms * MS) {
+			errno = 0;
+			die("%s: %s: %llu of %llu after %u ms", s->name, what,
+			    (unsigned long long)v, (unsigned long long)target,
+			    timeout_ms);
+		}
+		sleep_ns(50000);
+	}
+}
+
+/* Every connection the server accepted has been closed. */
+static void wait_quiet(struct server *s)
+{
+	wait_count(s, 1, opens(s), 30000, "closing");
+}
+
+/* n connections, accepted by the server, idle. In batches well under the
+ * accept backlog (SOMAXCONN) so no SYN waits for a retransmit. */
+static int *open_idle(struct server *s, int n, int rst)
+{
+	int *fds = malloc((size_t)n * sizeof(*fds));
+	uint64_t base = opens(s);
+
+	if (!fds)
+		die("malloc");
+	for (int i = 0; i < n;) {
+		int end = i + 500 < n ? i + 500 : n;
+
+		for (; i < end; i++)
+			fds[i] = dial(s->port, rst);
+		wait_count(s, 0, base + (uint64_t)i, 20000, "accepting");
+	}
+	return fds;
+}
+
+static void close_abort(int fd)
+{
+	struct linger lg = {1, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                                */
+/* ------------------------------------------------------------------ */
+
+/* The CPU and wall-clock state at one instant of a measured window. */
+struct mark {
+	uint64_t t, srv, gen, ops, busy;
+};
+
+static struct mark mark(const struct server *s, uint64_t ops)
+{
+	struct mark m = {now_ns(), server_cpu_ns(s), gen_cpu_ns(), ops,
+			 busy_ns()};
+
+	return m;
+}
+
+/* Rate, server CPU per op, and the CPU loads, over [a, b]. */
+static void window(int si, int r, const struct mark *a, const struct mark *b,
+		   enum metric rate)
+{
+	double secs = (double)(b->t - a->t) / 1e9;
+	double ops = (double)(b->ops - a->ops);
+	double srv = (double)(b->srv - a->srv), gen = (double)(b->gen - a->gen);
+	double busy = (double)(b->busy - a->busy);
+
+	res[rate][si][r] = ops / secs;
+	res[rate + 1][si][r] = srv / 1e3 / ops;
+	res[rate + 2][si][r] = srv / 1e7 / secs;
+	res[rate + 3][si][r] = gen / 1e7 / secs;
+	res[rate + 4][si][r] = fmax(0, busy - srv - gen) / 1e7 / secs;
+}
+
+/*
+ * Mass disconnect: n idle connections, closed back to back. The time is
+ * from our first close() to the server's nth close callback: it includes
+ * our own close() loop (which also runs the server's TCP receive path on
+ * CPU 1), so it is reported with the server's CPU per close beside it.
+ * With memory != NULL, also the RssAnon delta per connection (the caller
+ * does this first, on a fresh server).
+ */
+void test_mass(int si, int r, int rst)
+{
+	struct server *s = &servers[si];
+	long kb0 = rss_anon_kb(s);
+	int *fds = open_idle(s, N, rst);
+
+	sleep_ns(200 * MS); /* let the server finish its accept work */
+	if (!rst)
+		res[M_MEM][si][r] = (double)(rss_anon_kb(s) - kb0) * 1024.0 / N;
+
+	uint64_t base = closes(s);
+	uint64_t cpu0 = server_cpu_ns(s);
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	uint64_t t1 = now_ns();
+	wait_count(s, 1, base + (uint64_t)N, 60000, "mass close");
+	uint64_t last = close_time(s, base + (uint64_t)N - 1);
+	uint64_t cpu1 = server_cpu_ns(s);
+
+	res[rst ? M_RST_MS : M_FIN_MS][si][r] = (double)(last - t0) / 1e6;
+	res[rst ? M_RST_CPU : M_FIN_CPU][si][r] =
+	    (double)(cpu1 - cpu0) / 1e3 / N;
+	fprintf(stderr,
+		"  %-9s mass %s: %.1f ms (our close loop %.1f ms), "
+		"%.2f us CPU/close\n",
+		s->name, rst ? "RST" : "FIN", (double)(last - t0) / 1e6,
+		(double)(t1 - t0) / 1e6, (double)(cpu1 - cpu0) / 1e3 / N);
+	if (!rst)
+		fprintf(stderr, "  %-9s memory: %.0f B per idle connection\n",
+			s->name, res[M_MEM][si][r]);
+	free(fds);
+	wait_quiet(s);
+}
+
+/*
+ * FIN to close callback on an idle server, one connection at a time:
+ * our clock before close(), the server's clock in its close callback, the
+ * same CLOCK_MONOTONIC. A pause between samples lets the server go back to
+ * sleep in epoll_wait, so each sample includes the wakeup a real idle
+ * server pays.
+ */
+void test_latency(int si, int r)
+{
+	struct server *s = &servers[si];
+	int n = opt_lat_samples;
+	int *fds = open_idle(s, n, 0);
+	double *lat = malloc((size_t)n * sizeof(*lat));
+
+	if (!lat)
+		die("malloc");
+	sleep_ns(50 * MS);
+	for (int i = 0; i < n; i++) {
+		sleep_ns(100000);
+		uint64_t base = closes(s);
+		uint64_t t0 = now_ns();
+		close(fds[i]);
+		/* Spin: a nap here would be part of the measurement. */
+		while (closes(s) <= base)
+			if (now_ns() - t0 > 2000 * MS) {
+				errno = 0;
+				die("%s: no close within 2 s of a FIN",
+				    s->name);
+			}
+		lat[i] = (double)(close_time(s, base) - t0) / 1e3;
+	}
+	res[M_LAT50][si][r] = percentile(lat, n, 50);
+	res[M_LAT99][si][r] = percentile(lat, n, 99);
+	fprintf(stderr, "  %-9s FIN->close idle: p50 %.1f us, p99 %.1f us\n",
+		s->name, res[M_LAT50][si][r], res[M_LAT99][si][r]);
+	free(lat);
+	free(fds);
+	wait_quiet(s);
+}
+
+/* One generator-side connection of the echo and churn tests. */
+struct gconn {
+	int fd;
+	uint32_t gen; /* bumped at every reuse: drops stale epoll events */
+	uint16_t got; /* bytes of the echo received so far */
+	uint8_t connecting;
+};
+
+static const char msg[MSG_LEN + 1] =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+static uint64_t tag(uint32_t i, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | i;
+}
+
+static void gconn_dial(int ep, struct gconn *c, uint32_t i, uint16_t port,
+		       uint32_t events)
+{
+	struct epoll_event ev = {.events = events};
+
+	c->fd = dial(port, 0);
+	c->gen++;
+	c->got = 0;
+	c->connecting = 1;
+	ev.data.u64 = tag(i, c->gen);
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		die("epoll_ctl");
+}
+
+/* Read what has come of the echo. 1 = complete, 0 = not yet, -1 = error. */
+static int gconn_read(struct gconn *c)
+{
+	char buf[MSG_LEN];
+
+	while (c->got < MSG_LEN) {
+		ssize_t n = recv(c->fd, buf, MSG_LEN - c->got, 0);
+
+		if (n > 0)
+			c->got = (uint16_t)(c->got + n);
+		else if (n < 0 && errno == EAGAIN)
+			return 0;
+		else if (!(n < 0 && errno == EINTR))
+			return -1;
+	}
+	c->got = 0;
+	return 1;
+}
+
+static void send_msg(int fd)
+{
+	if (send(fd, msg, MSG_LEN, MSG_NOSIGNAL) != MSG_LEN)
+		die("send (one 64-byte message never fills a socket buffer)");
+}
+
+/*
+ * Echo rate: opt_echo_conns connections, each with one 64-byte message in
+ * flight; a complete echo sends the next. Warm up, then measure a window.
+ * (A FIN-to-close latency under this load would only measure the queue: a
+ * closed-loop load keeps every connection ready, so a FIN waits its turn
+ * behind the other 999, about one echo round trip, whatever the loop.)
+ */
+void test_echo(int si, int r)
+{
+	struct server *s = &servers[si];
+	int n = opt_echo_conns;
+	struct gconn *cs = calloc((size_t)n, sizeof(*cs));
+	struct epoll_event evs[1024];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	uint64_t msgs = 0;
+	struct mark m0 = {0}, m1 = {0};
+	int phase = 0; /* 0 warm-up, 1 measuring */
+
+	if (!cs || ep < 0)
+		die("echo setup");
+	int *fds = open_idle(s, n, 0);
+	for (int i = 0; i < n; i++) {
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = tag((uint32_t)i, 0)};
+		cs[i].fd = fds[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			die("epoll_ctl");
+		send_msg(fds[i]);
+	}
+	free(fds);
+
+	uint64_t t_warm = now_ns() + opt_warm_ms * MS;
+	uint64_t t_end = t_warm + opt_run_ms * MS;
+
+	for (;;) {
+		int ne = epoll_wait(ep, evs, 1024, 1000);
+
+		if (ne < 0 && errno != EINTR)
+			die("epoll_wait");
+		if (ne == 0) {
+			errno = 0;
+			die("%s: echo stalled", s->name);
+		}
+		for (int e = 0; e < ne; e++) {
+			struct gconn *c = &cs[(uint32_t)evs[e].data.u64];
+			int st = evs[e].events & (EPOLLERR | EPOLLHUP)
+				     ? -1
+				     : gconn_read(c);
+
+			if (st < 0) {
+				errno = 0;
+				die("%s: an echo connection ended", s->name);
+			}
+			if (st > 0) {
+				msgs++;
+				send_msg(c->fd);
+			}
+		}
+		uint64_t now = now_ns();
+		if (phase == 0 && now >= t_warm) {
+			m0 = mark(s, msgs);
+			phase = 1;
+		} else if (phase == 1 && now >= t_end) {
+			m1 = mark(s, msgs);
+			break;
+		}
+	}
+	window(si, r, &m0, &m1, M_ECHO_RATE);
+	fprintf(stderr,
+		"  %-9s echo: %.0f msg/s, %.2f us CPU/msg (server %.0f%%, "
+		"generator %.0f%%, others %.0f%%)\n",
+		s->name, res[M_ECHO_RATE][si][r], res[M_ECHO_CPU][si][r],
+		res[M_ECHO_SRV][si][r], res[M_ECHO_GEN][si][r],
+		res[M_ECHO_OTHER][si][r]);
+
+	for (int i = 0; i < n; i++)
+		close_abort(cs[i].fd);
+	close(ep);
+	free(cs);
+	wait_quiet(s);
+}
+
+/*
+ * Connection churn: opt_churn_conc connections at a time, each connect,
+ * 64-byte echo, close; a finished one is replaced at once. Edge-triggered
+ * with EPOLLIN | EPOLLOUT: EPOLLOUT says connected, EPOLLIN the echo.
+ */
+void test_churn(int si, int r)
+{
+	struct server *s = &servers[si];
+	int n = opt_churn_conc, active = 0;
+	struct gconn *cs = calloc((size_t)n, sizeof(*cs));
+	struct epoll_event evs[256];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	uint64_t done = 0, errors = 0, skips0 = stats.port_skips;
+	struct mark m0 = {0}, m1 = {0};
+	int phase = 0;
+
+	if (!cs || ep < 0)
+		die("churn setup");
+	/* Our TIME_WAIT sockets from earlier tests: BENCHMARKING.md saw
+	 * churn rounds skewed by them, so let them age out first. */
+	long tw = tw_count();
+	uint64_t tw0 = now_ns();
+	while (tw > opt_tw_max && now_ns() - tw0 < opt_tw_wait_s * 1000 * MS) {
+		sleep_ns(1000 * MS);
+		tw = tw_count();
+	}
+	stats.tw_waited_s += (long)((now_ns() - tw0) / (1000 * MS));
+
+	uint64_t base = opens(s);
+	for (int i = 0; i < n; i++) {
+		gconn_dial(ep, &cs[i], (uint32_t)i, s->port,
+			   EPOLLIN | EPOLLOUT | EPOLLET);
+		active++;
+	}
+	uint64_t t_warm = now_ns() + opt_warm_ms * MS;
+	uint64_t t_end = t_warm + opt_run_ms * MS;
+
+	while (active > 0) {
+		int ne = epoll_wait(ep, evs, 256, 1000);
+
+		if (ne < 0 && errno != EINTR)
+			die("epoll_wait");
+		if (ne == 0) {
+			errno = 0;
+			die("%s: churn stalled", s->name);
+		}
+		for (int e = 0; e < ne; e++) {
+			uint32_t i = (uint32_t)evs[e].data.u64;
+			struct gconn *c = &cs[i];
+			uint32_t ev = evs[e].events;
+			int st = 0;
+
+			if ((uint32_t)(evs[e].data.u64 >> 32) != c->gen)
+				continue;
+			if (ev & EPOLLERR) {
+				st = -1;
+			} else {
+				if (c->connecting && (ev & EPOLLOUT)) {
+					c->connecting = 0;
+					send_msg(c->fd);
+				}
+				if (!c->connecting && (ev & EPOLLIN))
+					st = gconn_read(c);
+			}
+			if (st == 0)
+				continue;
+			close(c->fd);
+			if (st > 0)
+				done++;
+			else
+				errors++;
+			if (phase < 2)
+				gconn_dial(ep, c, i, s->port,
+					   EPOLLIN | EPOLLOUT | EPOLLET);
+			else
+				active--;
+		}
+		uint64_t now = now_ns();
+		if (phase == 0 && now >= t_warm) {
+			m0 = mark(s, done);
+			phase = 1;
+		} else if (phase == 1 && now >= t_end) {
+			m1 = mark(s, done);
+			phase = 2;
+		}
+	}
+	window(si, r, &m0, &m1, M_CHURN_RATE);
+	fprintf(stderr,
+		"  %-9s churn: %.0f conn/s, %.2f us CPU/conn (server %.0f%%, "
+		"generator %.0f%%, others %.0f%%), %llu connections, %llu "
+		"errors, %llu port "
+		"skips, %ld TIME_WAIT before\n",
+		s->name, res[M_CHURN_RATE][si][r], res[M_CHURN_CPU][si][r],
+		res[M_CHURN_SRV][si][r], res[M_CHURN_GEN][si][r],
+		res[M_CHURN_OTHER][si][r],
+		(unsigned long long)(opens(s) - base),
+		(unsigned long long)errors,
+		(unsigned long long)(stats.port_skips - skips0), tw);
+	if (errors) {
+		errno = 0;
+		die("%s: %llu churn connections failed", s->name,
+		    (unsigned long long)errors);
+	}
+	close(ep);
+	free(cs);
+	wait_quiet(s);
+}
