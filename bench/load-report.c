@@ -257,7 +257,7 @@ void report(FILE *f, const char *date, int markdown)
 	fprintf(f, "- Machine: %d CPUs (%s), %s %s, %s\n",
 		(int)sysconf(_SC_NPROCESSORS_ONLN), cpu, u.sysname, u.release,
 		u.machine);
-	fprintf(f, "- Compiler: gcc %s, -O2\n", __VERSION__);
+	fprintf(f, "- Compiler: %s, -O2\n", __VERSION__);
 	fprintf(f, "- Servers:");
 	for (int i = 0; i < nservers; i++)
 		fprintf(f, "%s %s (%s)", i ? "," : "", servers[i].name,
