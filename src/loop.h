@@ -110,13 +110,14 @@ enum {
 	HU__C_FINISHED = 1u << 8,   /* closed; on_close queued */
 	HU__C_READY = 1u << 9,      /* on the ready list (read owed) */
 	HU__C_LINGER = 1u << 10,    /* graceful close: linger armed */
-	HU__C_IN_CB = 1u << 11      /* a callback of it is running */
+	HU__C_DRAIN = 1u << 11      /* done; waiting for our data's ACK */
 };
 
 struct hu_conn {
 	struct hu__io io; /* first: epoll's data.ptr points here */
 	unsigned flags;
 	unsigned slot; /* index in loop->conns */
+	int phase;     /* enum hu_phase: where it is now */
 	hu_loop *loop;
 	struct hu__cfg *cfg;
 	void *user;
@@ -126,7 +127,8 @@ struct hu_conn {
 	uint64_t bytes_in, bytes_out;
 	uint64_t created, last_io; /* loop ms */
 	uint64_t deadline;         /* connect or linger deadline, or 0 */
-	uint64_t next_beat;        /* next heartbeat, or 0 */
+	uint64_t next_beat;        /* next heartbeat (or drain poll), or 0 */
+	unsigned poll_ms;          /* drain: the current poll interval */
 	struct hu__tnode timer;    /* one node for all of the above */
 	hu_conn *next;             /* ready or closed list */
 	int pending_err;           /* an error taken by SO_ERROR early */
