@@ -81,12 +81,8 @@ static uint64_t unacked(const hu_conn *c)
 	return q < c->bytes_out ? q : c->bytes_out;
 }
 
-static uint64_t undelivered(const hu_conn *c)
-{
-	return hu__wbuf_size(c->wbuf) + unacked(c);
-}
-
-void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
+/* `kernel` is what unacked() said just now, or -1 to ask it. */
+static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 {
 	hu_loop *loop = c->loop;
 
@@ -97,7 +93,8 @@ void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
 	c->info.phase = c->phase;
 	c->info.bytes_in = c->bytes_in;
 	c->info.bytes_out = c->bytes_out;
-	c->info.undelivered = undelivered(c);
+	c->info.undelivered = hu__wbuf_size(c->wbuf) +
+			      (kernel >= 0 ? (uint64_t)kernel : unacked(c));
 	c->flags |= HU__C_FINISHED;
 	hu__timer_disarm(loop, &c->timer);
 	hu__free(c->wbuf);
@@ -118,6 +115,11 @@ void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
 	}
 	c->info.duration_ms = hu__now_ms() - c->created;
 	hu__loop_closed(c);
+}
+
+void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
+{
+	finish(c, reason, err, abort, -1);
 }
 
 /* The reason a failed call stands for, in the phase we are in. */
@@ -454,7 +456,9 @@ static void connect_event(hu_conn *c, uint32_t ev)
  */
 static void finish_clean(hu_conn *c, int reason)
 {
-	if (unacked(c) > 0) {
+	uint64_t q = unacked(c);
+
+	if (q > 0) {
 		if (!(c->flags & HU__C_SHUT_DONE)) {
 			if (shutdown(c->io.fd, SHUT_WR) < 0) {
 				int err;
@@ -474,7 +478,7 @@ static void finish_clean(hu_conn *c, int reason)
 		rearm(c);
 		return;
 	}
-	hu__conn_finish(c, reason, 0, 0);
+	finish(c, reason, 0, 0, 0);
 }
 
 static void settle(hu_conn *c)
