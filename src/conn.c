@@ -72,13 +72,13 @@ static uint64_t unacked(const hu_conn *c)
 {
 	int outq = 0;
 
-	if (!(c->flags & HU__C_TCP) || c->bytes_out == 0 || c->io.fd < 0 ||
+	if (!(c->flags & HU__C_TCP) || c->info.bytes_out == 0 || c->io.fd < 0 ||
 	    ioctl(c->io.fd, SIOCOUTQ, &outq) < 0 || outq <= 0)
 		return 0;
 	uint64_t q = (uint64_t)outq;
 	if (c->flags & HU__C_SHUT_DONE)
 		q--; /* our FIN's sequence number */
-	return q < c->bytes_out ? q : c->bytes_out;
+	return q < c->info.bytes_out ? q : c->info.bytes_out;
 }
 
 /* `kernel` is what unacked() said just now, or -1 to ask it. */
@@ -91,8 +91,6 @@ static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 	c->info.reason = reason;
 	c->info.error = err;
 	c->info.phase = c->phase;
-	c->info.bytes_in = c->bytes_in;
-	c->info.bytes_out = c->bytes_out;
 	c->info.undelivered = hu__wbuf_size(c->wbuf) +
 			      (kernel >= 0 ? (uint64_t)kernel : unacked(c));
 	c->flags |= HU__C_FINISHED;
@@ -113,7 +111,7 @@ static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 		close(c->io.fd);
 		c->io.fd = -1;
 	}
-	c->info.duration_ms = hu__now_ms() - c->created;
+	c->info.duration_ms = hu__now_ms() - c->info.duration_ms;
 	hu__loop_closed(c);
 }
 
@@ -262,7 +260,7 @@ hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 	c->user = cfg->c.user;
 	c->flags = (tcp ? HU__C_TCP : 0) | (connecting ? HU__C_CONNECTING : 0);
 	c->phase = connecting ? HU_PHASE_CONNECTING : HU_PHASE_OPEN;
-	c->created = hu__now_ms();
+	c->info.duration_ms = hu__now_ms(); /* the start, until the end */
 	c->last_io = loop->now;
 	c->timer.fire = conn_timer;
 	if (hu__loop_add_conn(loop, c) < 0) {
@@ -367,7 +365,7 @@ static void conn_read(hu_conn *c, uint32_t ev)
 			c->last_io = c->loop->now;
 			if (c->flags & HU__C_CLOSING)
 				continue; /* lingering: read, discard */
-			c->bytes_in += (uint64_t)n;
+			c->info.bytes_in += (uint64_t)n;
 			if (cbs(c)->on_data) {
 				cbs(c)->on_data(c, buf, (size_t)n);
 				if (GONE(c))
@@ -557,7 +555,7 @@ static void conn_flush(hu_conn *c)
 			return;
 		}
 		b->off += (size_t)n;
-		c->bytes_out += (uint64_t)n;
+		c->info.bytes_out += (uint64_t)n;
 		c->last_io = c->loop->now;
 		if ((size_t)n < want)
 			break; /* the socket buffer is full: wait for OUT */
@@ -662,7 +660,7 @@ int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt)
 		}
 		if (n > 0) {
 			sent = (size_t)n;
-			c->bytes_out += (uint64_t)n;
+			c->info.bytes_out += (uint64_t)n;
 			c->last_io = c->loop->now;
 			if (sent == total)
 				return 0;

@@ -124,15 +124,16 @@ struct hu_conn {
 	struct hu__wbuf *wbuf;
 	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
 	unsigned long long id;
-	uint64_t bytes_in, bytes_out;
-	uint64_t created, last_io; /* loop ms */
-	uint64_t deadline;         /* connect or linger deadline, or 0 */
-	uint64_t next_beat;        /* next heartbeat (or drain poll), or 0 */
-	unsigned poll_ms;          /* drain: the current poll interval */
-	struct hu__tnode timer;    /* one node for all of the above */
-	hu_conn *next;             /* ready or closed list */
-	int pending_err;           /* an error taken by SO_ERROR early */
-	struct hu_close_info info; /* filled when FINISHED */
+	uint64_t last_io;       /* loop ms of the last byte either way */
+	uint64_t deadline;      /* connect or linger deadline, or 0 */
+	uint64_t next_beat;     /* next heartbeat (or drain poll), or 0 */
+	unsigned poll_ms;       /* drain: the current poll interval */
+	struct hu__tnode timer; /* one node for all of the above */
+	hu_conn *next;          /* ready or closed list */
+	int pending_err;        /* an error taken by SO_ERROR early */
+	/* Counted as it goes: bytes_in, bytes_out; duration_ms holds the
+	 * creation time (ms) until the end. The rest is filled at the end. */
+	struct hu_close_info info;
 };
 
 struct hu_listener {

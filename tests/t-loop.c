@@ -197,6 +197,41 @@ static void t_reason_reset_late_data(void)
 	recs_reset();
 }
 
+/* On a Unix socket the first write after the peer's close already fails
+ * (EPIPE, kernel-truth.md, 10): with SIGPIPE at its default disposition
+ * (the harness resets it in every case) the process must live, and the
+ * reason is reset with EPIPE. */
+static void unix_late_write(hu_conn *c)
+{
+	rec_on_eof(c);
+	CHECK(hu_conn_write(c, "late", 4) == HU_PIPE,
+	      "the write after the close fails at once");
+}
+
+static void t_unix_late_write_no_sigpipe(void)
+{
+	char path[96], where[128];
+	struct hu_listen_config cfg = server_cfg();
+
+	snprintf(path, sizeof(path), "unix:/tmp/hu-t-late-%d.sock", getpid());
+	cfg.conn.cb.on_eof = unix_late_write;
+	recs_reset();
+	all_closed = 0;
+	cfg.conn.cb.on_close = close_and_note;
+	hu_loop *loop = hu_loop_new();
+	listen_on(loop, path, &cfg, where, sizeof(where));
+	int fd = raw_connect(where);
+	run_for(loop, 20);
+	close(fd);
+	CHECK(run_until(loop, &all_closed, 2000), "on_close");
+	struct rec *r = &recs[0];
+	CHECK(r->info.reason == HU_CLOSE_RESET && r->info.error == EPIPE,
+	      "reason %s errno %s", hu_reason_name(r->info.reason),
+	      hu_errno_name(r->info.error));
+	hu_loop_free(loop);
+	recs_reset();
+}
+
 /* No data either way for idle_ms: reason idle; data refreshes it. */
 static void t_reason_idle(void)
 {
@@ -857,13 +892,14 @@ static void t_bad_input(void)
 
 int main(void)
 {
-	tap_plan(24);
+	tap_plan(25);
 	RUN(t_echo_ipv4, 10);
 	RUN(t_echo_ipv6, 10);
 	RUN(t_echo_unix, 10);
 	RUN(t_echo_unix_abstract, 10);
 	RUN(t_reason_reset_data_first, 10);
 	RUN(t_reason_reset_late_data, 10);
+	RUN(t_unix_late_write_no_sigpipe, 10);
 	RUN(t_reason_idle, 10);
 	RUN(t_reason_local_graceful_unread, 20);
 	RUN(t_reason_local_linger_expires, 10);
