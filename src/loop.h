@@ -73,12 +73,14 @@ int hu__ep_create(void);
 /* Register fd edge-triggered for everything a stream socket can report:
  * IN, OUT, RDHUP (HUP and ERR are always reported). Once, for life. */
 int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events);
+/* Level-triggered (hu_watch): op EPOLL_CTL_ADD or EPOLL_CTL_MOD. */
+int hu__ep_lt(int epfd, int op, int fd, void *ptr, uint32_t events);
 void hu__ep_del(int epfd, int fd);
 /* epoll_wait; EINTR reads as 0 events. */
 int hu__ep_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms);
 
 /* ---- objects ---- */
-enum hu__io_kind { HU__IO_CONN = 1, HU__IO_LISTENER = 2 };
+enum hu__io_kind { HU__IO_CONN = 1, HU__IO_LISTENER = 2, HU__IO_WATCH = 3 };
 
 /* The head of every object that epoll reports (epoll_event.data.ptr). */
 struct hu__io {
@@ -159,6 +161,17 @@ struct hu_timer {
 	void *arg;
 };
 
+struct hu_watch {
+	struct hu__io io; /* first */
+	hu_loop *loop;
+	unsigned events;
+	int stopped;
+	unsigned slot; /* index in loop->watches */
+	void (*cb)(hu_watch *w, unsigned events, void *arg);
+	void *arg;
+	hu_watch *next_dead;
+};
+
 #define HU__EVENTS 256
 #define HU__RBUF (64 * 1024)
 
@@ -178,7 +191,10 @@ struct hu_loop {
 	hu_conn *ready, *ready_tail;   /* resumed: a read is owed */
 	hu_conn *closed, *closed_tail; /* finished: on_close owed */
 	hu_listener *dead;             /* closed listeners to free */
-	char *rbuf;                    /* the one read buffer */
+	hu_watch **watches;
+	unsigned nwatches, capwatches;
+	hu_watch *dead_watches; /* stopped watches to free */
+	char *rbuf;             /* the one read buffer */
 	struct epoll_event events[HU__EVENTS];
 };
 
@@ -209,6 +225,12 @@ void hu__conn_fail(hu_conn *c, int status, int err);
 void hu__conn_free(hu_conn *c);
 /* Free a connection the application never saw: no callbacks. */
 void hu__conn_discard(hu_conn *c);
+
+/* ---- watch.c ---- */
+void hu__watch_event(hu_watch *w, uint32_t events);
+/* Free stopped watches (the loop's safe point); stop all (loop free). */
+void hu__watch_reap(hu_loop *loop);
+void hu__watch_stop_all(hu_loop *loop);
 
 /* ---- listen.c ---- */
 void hu__listener_event(hu_listener *l, uint32_t events);
