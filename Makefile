@@ -127,7 +127,8 @@ check:
 
 # The C tests under valgrind (children too: every case runs in a fork).
 VALGRIND ?= valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
-	--error-exitcode=99 --trace-children=yes
+	--error-exitcode=99 --trace-children=yes \
+	--trace-children-skip='*/sh,*/bash,*/nft,*/ip,*/strace'
 valgrind: all
 	@fail=0; for t in $(TESTS); do \
 	    echo "== $$t"; \

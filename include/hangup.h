@@ -355,6 +355,7 @@ typedef struct hu_loop hu_loop;
 typedef struct hu_listener hu_listener;
 typedef struct hu_conn hu_conn;
 typedef struct hu_timer hu_timer;
+typedef struct hu_watch hu_watch;
 
 /** Where in its life a connection ended (hu_close_info.phase). */
 enum hu_phase {
@@ -442,8 +443,8 @@ HU_EXPORT int hu_loop_run(hu_loop *loop);
 HU_EXPORT void hu_loop_stop(hu_loop *loop);
 /**
  * Close every listener, abort every connection (each gets its on_close with
- * reason "abort"), stop every timer and free the loop. Not from inside a
- * callback of this loop.
+ * reason "abort"), stop every timer and watch, and free the loop. Not from
+ * inside a callback of this loop (it does nothing then).
  */
 HU_EXPORT void hu_loop_free(hu_loop *loop);
 /** The loop's cached monotonic time in milliseconds. */
@@ -519,6 +520,30 @@ HU_EXPORT hu_timer *hu_timer_start(hu_loop *loop, unsigned after_ms,
 				   void *arg);
 /** Stop and free a timer; safe inside its own callback. */
 HU_EXPORT void hu_timer_stop(hu_timer *t);
+
+#define HU_READABLE 1u /**< hu_watch: data, EOF or an error to read */
+#define HU_WRITABLE 2u /**< hu_watch: room to write */
+
+/**
+ * Watch a file descriptor that is not one of the loop's connections (a
+ * terminal, a pipe, a signalfd): cb(w, events, arg) runs from the loop
+ * while `fd` is readable and/or writable, as asked in `events` -- level-
+ * triggered, so a callback that reads only part of what waits is called
+ * again. A hang-up or an error counts as HU_READABLE (the read then says
+ * which). The fd stays the caller's: hu_watch_stop() does not close it.
+ *
+ * Returns 0 and sets *out, HU_INVAL (bad arguments, or events has no
+ * known bit), HU_BADF (fd is not open, or cannot be watched -- a regular
+ * file or a directory is always ready: read it directly), HU_ERROR.
+ */
+HU_EXPORT int hu_watch_start(hu_loop *loop, int fd, unsigned events,
+			     void (*cb)(hu_watch *w, unsigned events,
+					void *arg),
+			     void *arg, hu_watch **out);
+/** Change what to watch for (0 pauses). Returns 0 or a status. */
+HU_EXPORT int hu_watch_set(hu_watch *w, unsigned events);
+/** Stop watching and free the watch; safe inside its own callback. */
+HU_EXPORT void hu_watch_stop(hu_watch *w);
 
 /** The functions the event loop allocates with (hu_set_allocator()). */
 struct hu_allocator {

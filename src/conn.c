@@ -48,17 +48,16 @@ static void conn_flush(hu_conn *c);
 
 /* ---- the end ---- */
 
-static int phase_of(const hu_conn *c)
+/*
+ * The phase moves forward only: open, then peer-done or local-done for
+ * whichever half-close came first (the other one ends the connection), or
+ * closing once we began a graceful close. on_close reports the phase the
+ * connection was in when the end came (DESIGN.md, close reasons).
+ */
+static void enter(hu_conn *c, int phase)
 {
-	if (c->flags & HU__C_CONNECTING)
-		return HU_PHASE_CONNECTING;
-	if (c->flags & HU__C_CLOSING)
-		return HU_PHASE_CLOSING;
-	if (c->flags & HU__C_PEER_DONE)
-		return HU_PHASE_PEER_DONE;
-	if (c->flags & (HU__C_SHUT_WANT | HU__C_SHUT_DONE))
-		return HU_PHASE_LOCAL_DONE;
-	return HU_PHASE_OPEN;
+	if (c->phase == HU_PHASE_OPEN || phase == HU_PHASE_CLOSING)
+		c->phase = phase;
 }
 
 /*
@@ -69,23 +68,21 @@ static int phase_of(const hu_conn *c)
  * kernel counts buffer memory, not payload (kernel-truth.md, 10), so only
  * our own buffer is counted there.
  */
-static uint64_t undelivered(const hu_conn *c)
+static uint64_t unacked(const hu_conn *c)
 {
-	uint64_t n = hu__wbuf_size(c->wbuf);
 	int outq = 0;
 
-	if ((c->flags & HU__C_TCP) && c->bytes_out > 0 &&
-	    ioctl(c->io.fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
-		uint64_t q = (uint64_t)outq;
-
-		if ((c->flags & HU__C_SHUT_DONE) && q > 0)
-			q--; /* our FIN's sequence number */
-		n += q < c->bytes_out ? q : c->bytes_out;
-	}
-	return n;
+	if (!(c->flags & HU__C_TCP) || c->info.bytes_out == 0 || c->io.fd < 0 ||
+	    ioctl(c->io.fd, SIOCOUTQ, &outq) < 0 || outq <= 0)
+		return 0;
+	uint64_t q = (uint64_t)outq;
+	if (c->flags & HU__C_SHUT_DONE)
+		q--; /* our FIN's sequence number */
+	return q < c->info.bytes_out ? q : c->info.bytes_out;
 }
 
-void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
+/* `kernel` is what unacked() said just now, or -1 to ask it. */
+static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 {
 	hu_loop *loop = c->loop;
 
@@ -93,10 +90,9 @@ void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
 		return;
 	c->info.reason = reason;
 	c->info.error = err;
-	c->info.phase = phase_of(c);
-	c->info.bytes_in = c->bytes_in;
-	c->info.bytes_out = c->bytes_out;
-	c->info.undelivered = undelivered(c);
+	c->info.phase = c->phase;
+	c->info.undelivered = hu__wbuf_size(c->wbuf) +
+			      (kernel >= 0 ? (uint64_t)kernel : unacked(c));
 	c->flags |= HU__C_FINISHED;
 	hu__timer_disarm(loop, &c->timer);
 	hu__free(c->wbuf);
@@ -115,8 +111,13 @@ void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
 		close(c->io.fd);
 		c->io.fd = -1;
 	}
-	c->info.duration_ms = hu__now_ms() - c->created;
+	c->info.duration_ms = hu__now_ms() - c->info.duration_ms;
 	hu__loop_closed(c);
+}
+
+void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
+{
+	finish(c, reason, err, abort, -1);
 }
 
 /* The reason a failed call stands for, in the phase we are in. */
@@ -185,6 +186,21 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 
 	if (GONE(c))
 		return;
+	if (c->flags & HU__C_DRAIN) {
+		if (unacked(c) == 0) {
+			hu__conn_finish(c, c->info.reason, 0, 0);
+			return;
+		}
+		if (now >= c->deadline) {
+			/* Still unacknowledged after linger_ms. */
+			hu__conn_finish(c, c->info.reason, ETIMEDOUT, 0);
+			return;
+		}
+		c->poll_ms = c->poll_ms < 25 ? c->poll_ms * 2 : 50;
+		c->next_beat = now + c->poll_ms;
+		rearm(c);
+		return;
+	}
 	if (c->deadline && now >= c->deadline) {
 		if (c->flags & HU__C_CONNECTING) {
 			hu__conn_finish(c, HU_CLOSE_CONNECT_TIMEOUT, ETIMEDOUT,
@@ -243,7 +259,8 @@ hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 	c->cfg = cfg;
 	c->user = cfg->c.user;
 	c->flags = (tcp ? HU__C_TCP : 0) | (connecting ? HU__C_CONNECTING : 0);
-	c->created = hu__now_ms();
+	c->phase = connecting ? HU_PHASE_CONNECTING : HU_PHASE_OPEN;
+	c->info.duration_ms = hu__now_ms(); /* the start, until the end */
 	c->last_io = loop->now;
 	c->timer.fire = conn_timer;
 	if (hu__loop_add_conn(loop, c) < 0) {
@@ -311,7 +328,10 @@ static void peer_eof(hu_conn *c, uint32_t ev)
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
 	}
+	if (c->flags & HU__C_PEER_DONE)
+		return; /* EOF is sticky; we knew */
 	c->flags |= HU__C_PEER_DONE;
+	enter(c, HU_PHASE_PEER_DONE);
 	if (!(c->flags & HU__C_CLOSING) && cbs(c)->on_eof) {
 		cbs(c)->on_eof(c);
 		if (GONE(c))
@@ -345,7 +365,7 @@ static void conn_read(hu_conn *c, uint32_t ev)
 			c->last_io = c->loop->now;
 			if (c->flags & HU__C_CLOSING)
 				continue; /* lingering: read, discard */
-			c->bytes_in += (uint64_t)n;
+			c->info.bytes_in += (uint64_t)n;
 			if (cbs(c)->on_data) {
 				cbs(c)->on_data(c, buf, (size_t)n);
 				if (GONE(c))
@@ -400,6 +420,7 @@ static void connect_event(hu_conn *c, uint32_t ev)
 	if (!(ev & EPOLLOUT))
 		return;
 	c->flags &= ~HU__C_CONNECTING;
+	c->phase = HU_PHASE_OPEN;
 	hu__conn_opened(c);
 	if (GONE(c))
 		return;
@@ -421,11 +442,49 @@ static void connect_event(hu_conn *c, uint32_t ev)
  * Everything queued is written: send what was asked for once the buffer
  * is empty -- our FIN, or the end of the connection.
  */
+/*
+ * Both sides are done and our buffer is empty, but the kernel may still
+ * hold data the peer has not acknowledged. Closing now would report it as
+ * undelivered though it may yet arrive -- or hide that the peer refuses it
+ * (its RST comes after our close). So send our FIN and wait, up to
+ * linger_ms, for the acknowledgement; the kernel has no event for "all
+ * acknowledged", so the timer polls SIOCOUTQ, 1 ms first, then doubling up
+ * to 50 ms (like hu_close_graceful()). A peer whose FIN acknowledged
+ * everything -- the usual end -- costs one ioctl() and no wait.
+ */
+static void finish_clean(hu_conn *c, int reason)
+{
+	uint64_t q = unacked(c);
+
+	if (q > 0) {
+		if (!(c->flags & HU__C_SHUT_DONE)) {
+			if (shutdown(c->io.fd, SHUT_WR) < 0) {
+				int err;
+				int st = hu__status_errno(&err);
+
+				hu__conn_fail(c, st, err);
+				return;
+			}
+			c->flags |= HU__C_SHUT_DONE;
+		}
+		c->flags |= HU__C_DRAIN;
+		c->info.reason = reason;
+		if (!(c->flags & HU__C_LINGER))
+			c->deadline = c->loop->now + c->cfg->c.linger_ms;
+		c->next_beat = c->loop->now + 1;
+		c->poll_ms = 1;
+		rearm(c);
+		return;
+	}
+	finish(c, reason, 0, 0, 0);
+}
+
 static void settle(hu_conn *c)
 {
 	unsigned f = c->flags;
 
-	if (f & (HU__C_FINISHED | HU__C_CONNECTING) || c->wbuf != NULL)
+	if (f & (HU__C_FINISHED | HU__C_CONNECTING | HU__C_DRAIN) ||
+	    c->wbuf != NULL)
 		return;
 	if ((f & (HU__C_SHUT_WANT | HU__C_CLOSING)) && !(f & HU__C_SHUT_DONE)) {
 		if (shutdown(c->io.fd, SHUT_WR) < 0) {
@@ -442,13 +501,14 @@ static void settle(hu_conn *c)
 			return;
 		}
 		c->flags |= HU__C_SHUT_DONE;
+		enter(c, HU_PHASE_LOCAL_DONE);
 		f = c->flags;
 	}
 	if (f & HU__C_PEER_DONE) {
 		if (f & HU__C_CLOSING)
-			hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
+			finish_clean(c, HU_CLOSE_LOCAL);
 		else if ((f & HU__C_SHUT_DONE) || cbs(c)->on_eof == NULL)
-			hu__conn_finish(c, HU_CLOSE_EOF, 0, 0);
+			finish_clean(c, HU_CLOSE_EOF);
 		return;
 	}
 	if ((f & HU__C_CLOSING) && !(f & HU__C_LINGER)) {
@@ -495,7 +555,7 @@ static void conn_flush(hu_conn *c)
 			return;
 		}
 		b->off += (size_t)n;
-		c->bytes_out += (uint64_t)n;
+		c->info.bytes_out += (uint64_t)n;
 		c->last_io = c->loop->now;
 		if ((size_t)n < want)
 			break; /* the socket buffer is full: wait for OUT */
@@ -600,7 +660,7 @@ int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt)
 		}
 		if (n > 0) {
 			sent = (size_t)n;
-			c->bytes_out += (uint64_t)n;
+			c->info.bytes_out += (uint64_t)n;
 			c->last_io = c->loop->now;
 			if (sent == total)
 				return 0;
@@ -649,6 +709,7 @@ void hu_conn_close(hu_conn *c, int how)
 		return;
 	}
 	c->flags |= HU__C_CLOSING;
+	enter(c, HU_PHASE_CLOSING);
 	if (c->flags & HU__C_PAUSED) {
 		/* Lingering means reading (and discarding) until the FIN,
 		 * and an edge may have passed while paused. */

@@ -13,6 +13,7 @@
  */
 #include "loop.h"
 
+#include <errno.h>
 #include <sys/epoll.h>
 
 int hu__ep_create(void)
@@ -29,6 +30,23 @@ int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events)
 	ev.data.ptr = ptr;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return hu__status_errno(NULL);
+	return 0;
+}
+
+/* Level-triggered, for hu_watch: op is EPOLL_CTL_ADD or EPOLL_CTL_MOD. */
+int hu__ep_lt(int epfd, int op, int fd, void *ptr, uint32_t events)
+{
+	struct epoll_event ev = {.events = events};
+
+	ev.data.ptr = ptr;
+	if (epoll_ctl(epfd, op, fd, &ev) < 0) {
+		int err;
+		int st = hu__status_errno(&err);
+
+		/* EPERM: a regular file or a directory, which epoll refuses
+		 * (they are always ready). */
+		return err == EPERM ? HU_BADF : st;
+	}
 	return 0;
 }
 

@@ -222,13 +222,14 @@ static void run_deferred(hu_loop *loop)
 		hu__listener_free(l);
 		l = next;
 	}
+	hu__watch_reap(loop);
 }
 
 static int alive(const hu_loop *loop)
 {
-	return loop->nconns > 0 || loop->nlisteners > 0 ||
+	return loop->nconns > 0 || loop->nlisteners > 0 || loop->nwatches > 0 ||
 	       loop->user_timers > 0 || loop->ready || loop->closed ||
-	       loop->dead;
+	       loop->dead || loop->dead_watches;
 }
 
 int hu_loop_run(hu_loop *loop)
@@ -245,7 +246,8 @@ int hu_loop_run(hu_loop *loop)
 		if (loop->stop || !alive(loop))
 			break;
 		int timeout = hu__timer_wait_ms(loop);
-		if (loop->ready || loop->closed || loop->dead)
+		if (loop->ready || loop->closed || loop->dead ||
+		    loop->dead_watches)
 			timeout = 0;
 		int n =
 		    hu__ep_wait(loop->epfd, loop->events, HU__EVENTS, timeout);
@@ -260,8 +262,10 @@ int hu_loop_run(hu_loop *loop)
 
 			if (io->kind == HU__IO_CONN)
 				hu__conn_event((hu_conn *)io, ev);
-			else
+			else if (io->kind == HU__IO_LISTENER)
 				hu__listener_event((hu_listener *)io, ev);
+			else
+				hu__watch_event((hu_watch *)io, ev);
 		}
 		hu__timer_run(loop);
 	}
@@ -283,6 +287,7 @@ void hu_loop_free(hu_loop *loop)
 	while (loop->ready || loop->closed || loop->dead) {
 		run_deferred(loop);
 	}
+	hu__watch_stop_all(loop);
 	hu__timer_free_all(loop);
 	hu__free(loop->conns);
 	hu__free(loop->listeners);

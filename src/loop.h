@@ -73,12 +73,14 @@ int hu__ep_create(void);
 /* Register fd edge-triggered for everything a stream socket can report:
  * IN, OUT, RDHUP (HUP and ERR are always reported). Once, for life. */
 int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events);
+/* Level-triggered (hu_watch): op EPOLL_CTL_ADD or EPOLL_CTL_MOD. */
+int hu__ep_lt(int epfd, int op, int fd, void *ptr, uint32_t events);
 void hu__ep_del(int epfd, int fd);
 /* epoll_wait; EINTR reads as 0 events. */
 int hu__ep_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms);
 
 /* ---- objects ---- */
-enum hu__io_kind { HU__IO_CONN = 1, HU__IO_LISTENER = 2 };
+enum hu__io_kind { HU__IO_CONN = 1, HU__IO_LISTENER = 2, HU__IO_WATCH = 3 };
 
 /* The head of every object that epoll reports (epoll_event.data.ptr). */
 struct hu__io {
@@ -110,27 +112,30 @@ enum {
 	HU__C_FINISHED = 1u << 8,   /* closed; on_close queued */
 	HU__C_READY = 1u << 9,      /* on the ready list (read owed) */
 	HU__C_LINGER = 1u << 10,    /* graceful close: linger armed */
-	HU__C_IN_CB = 1u << 11      /* a callback of it is running */
+	HU__C_DRAIN = 1u << 11      /* done; waiting for our data's ACK */
 };
 
 struct hu_conn {
 	struct hu__io io; /* first: epoll's data.ptr points here */
 	unsigned flags;
 	unsigned slot; /* index in loop->conns */
+	int phase;     /* enum hu_phase: where it is now */
 	hu_loop *loop;
 	struct hu__cfg *cfg;
 	void *user;
 	struct hu__wbuf *wbuf;
 	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
 	unsigned long long id;
-	uint64_t bytes_in, bytes_out;
-	uint64_t created, last_io; /* loop ms */
-	uint64_t deadline;         /* connect or linger deadline, or 0 */
-	uint64_t next_beat;        /* next heartbeat, or 0 */
-	struct hu__tnode timer;    /* one node for all of the above */
-	hu_conn *next;             /* ready or closed list */
-	int pending_err;           /* an error taken by SO_ERROR early */
-	struct hu_close_info info; /* filled when FINISHED */
+	uint64_t last_io;       /* loop ms of the last byte either way */
+	uint64_t deadline;      /* connect or linger deadline, or 0 */
+	uint64_t next_beat;     /* next heartbeat (or drain poll), or 0 */
+	unsigned poll_ms;       /* drain: the current poll interval */
+	struct hu__tnode timer; /* one node for all of the above */
+	hu_conn *next;          /* ready or closed list */
+	int pending_err;        /* an error taken by SO_ERROR early */
+	/* Counted as it goes: bytes_in, bytes_out; duration_ms holds the
+	 * creation time (ms) until the end. The rest is filled at the end. */
+	struct hu_close_info info;
 };
 
 struct hu_listener {
@@ -156,6 +161,17 @@ struct hu_timer {
 	void *arg;
 };
 
+struct hu_watch {
+	struct hu__io io; /* first */
+	hu_loop *loop;
+	unsigned events;
+	int stopped;
+	unsigned slot; /* index in loop->watches */
+	void (*cb)(hu_watch *w, unsigned events, void *arg);
+	void *arg;
+	hu_watch *next_dead;
+};
+
 #define HU__EVENTS 256
 #define HU__RBUF (64 * 1024)
 
@@ -175,7 +191,10 @@ struct hu_loop {
 	hu_conn *ready, *ready_tail;   /* resumed: a read is owed */
 	hu_conn *closed, *closed_tail; /* finished: on_close owed */
 	hu_listener *dead;             /* closed listeners to free */
-	char *rbuf;                    /* the one read buffer */
+	hu_watch **watches;
+	unsigned nwatches, capwatches;
+	hu_watch *dead_watches; /* stopped watches to free */
+	char *rbuf;             /* the one read buffer */
 	struct epoll_event events[HU__EVENTS];
 };
 
@@ -206,6 +225,12 @@ void hu__conn_fail(hu_conn *c, int status, int err);
 void hu__conn_free(hu_conn *c);
 /* Free a connection the application never saw: no callbacks. */
 void hu__conn_discard(hu_conn *c);
+
+/* ---- watch.c ---- */
+void hu__watch_event(hu_watch *w, uint32_t events);
+/* Free stopped watches (the loop's safe point); stop all (loop free). */
+void hu__watch_reap(hu_loop *loop);
+void hu__watch_stop_all(hu_loop *loop);
 
 /* ---- listen.c ---- */
 void hu__listener_event(hu_listener *l, uint32_t events);
