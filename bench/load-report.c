@@ -84,10 +84,31 @@ static void cpu_model(char *out, size_t size)
 	}
 }
 
-/* "12.3 (0.98x)": the median and its ratio to the baseline's median. */
-static void cell(FILE *f, enum metric m, int si)
+/*
+ * The median over the rounds of server si's value over server base's in
+ * the same round: a paired ratio, so that a round where the whole machine
+ * was slow cancels out.
+ */
+static double ratio(enum metric m, int si, int base)
 {
-	double v = median(m, si), b = median(m, 0);
+	double v[MAX_ROUNDS];
+	int n = 0;
+
+	for (int r = 0; r < opt_rounds; r++)
+		if (!isnan(res[m][si][r]) && !isnan(res[m][base][r]) &&
+		    res[m][base][r] != 0)
+			v[n++] = res[m][si][r] / res[m][base][r];
+	if (!n)
+		return NAN;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* "12.3 (0.98x)": the median and, if `ratios`, its paired ratio to the
+ * baseline. */
+static void cell(FILE *f, enum metric m, int si, int ratios)
+{
+	double v = median(m, si), q = ratio(m, si, 0);
 	char num[32];
 
 	if (isnan(v)) {
@@ -95,17 +116,37 @@ static void cell(FILE *f, enum metric m, int si)
 		return;
 	}
 	snprintf(num, sizeof(num), "%.*f", metrics[m].decimals, v);
-	if (si == 0 || isnan(b) || b == 0)
+	if (si == 0 || isnan(q) || !ratios)
 		fprintf(f, " %s |", num);
 	else
-		fprintf(f, " %s (%.2fx) |", num, v / b);
+		fprintf(f, " %s (%.2fx) |", num, q);
 }
 
-static void row(FILE *f, int si, const enum metric *ms, int n)
+/* One table: a title, column heads, a row per server. Left out when
+ * nothing in it was measured (load --tests). */
+static void table(FILE *f, const char *title, const char *const *heads,
+		  const enum metric *ms, int n, int ratios)
 {
-	fprintf(f, "| %s |", servers[si].name);
+	int any = 0;
+
 	for (int i = 0; i < n; i++)
-		cell(f, ms[i], si);
+		for (int si = 0; si < nservers; si++)
+			any |= !isnan(median(ms[i], si));
+	if (!any)
+		return;
+	fprintf(f, "%s\n\n| server |", title);
+	for (int i = 0; i < n; i++)
+		fprintf(f, " %s |", heads[i]);
+	fprintf(f, "\n|---|");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "---:|");
+	fputc('\n', f);
+	for (int si = 0; si < nservers; si++) {
+		fprintf(f, "| %s |", servers[si].name);
+		for (int i = 0; i < n; i++)
+			cell(f, ms[i], si, ratios);
+		fputc('\n', f);
+	}
 	fputc('\n', f);
 }
 
@@ -113,37 +154,37 @@ static void tables(FILE *f)
 {
 	static const enum metric t1[] = {M_CHURN_CPU, M_CHURN_RATE, M_ECHO_CPU,
 					 M_ECHO_RATE};
-	static const enum metric t2[] = {
-	    M_FIN_MS, M_FIN_CPU, M_RST_MS, M_RST_CPU, M_MEM, M_LAT50, M_LAT99};
-	static const enum metric t3[] = {M_CHURN_SRV,   M_CHURN_GEN,
+	static const char *const h1[] = {"churn CPU us/conn", "churn conn/s",
+					 "echo CPU us/msg", "echo msg/s"};
+	static const enum metric t2[] = {M_FIN_MS, M_FIN_CPU, M_RST_MS,
+					 M_RST_CPU, M_MEM};
+	static const char *const h2[] = {"mass FIN ms", "FIN CPU us/close",
+					 "mass RST ms", "RST CPU us/close",
+					 "user-space B/idle conn"};
+	static const enum metric t3[] = {M_LAT50, M_LAT99};
+	static const char *const h3[] = {"p50 us", "p99 us"};
+	static const enum metric t4[] = {M_CHURN_SRV,   M_CHURN_GEN,
 					 M_CHURN_OTHER, M_ECHO_SRV,
 					 M_ECHO_GEN,    M_ECHO_OTHER};
+	static const char *const h4[] = {"churn: server",   "churn: generator",
+					 "churn: others",   "echo: server",
+					 "echo: generator", "echo: others"};
+	char title[128];
 
-	fprintf(f, "**Throughput** (CPU is the server's, per operation; the "
-		   "rate is what the generator drove)\n\n");
-	fprintf(f, "| server | churn CPU us/conn | churn conn/s "
-		   "| echo CPU us/msg | echo msg/s |\n");
-	fprintf(f, "|---|---:|---:|---:|---:|\n");
-	for (int i = 0; i < nservers; i++)
-		row(f, i, t1, 4);
-	fprintf(f, "\n**Disconnects and memory** (N = %d idle connections)\n\n",
-		N);
-	fprintf(f, "| server | mass FIN ms | FIN CPU us/close | mass RST ms "
-		   "| RST CPU us/close | user-space B/idle conn "
-		   "| FIN->close p50 us | FIN->close p99 us |\n");
-	fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (int i = 0; i < nservers; i++)
-		row(f, i, t2, 7);
-	fprintf(f, "\n**Who was busy** (CPU %% of one core during the "
-		   "measured windows; ~100%% = that side was the limit; "
-		   "others = the rest of the machine, hypervisor steal "
-		   "included)\n\n");
-	fprintf(f, "| server | churn: server | churn: generator "
-		   "| churn: others | echo: server | echo: generator "
-		   "| echo: others |\n");
-	fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
-	for (int i = 0; i < nservers; i++)
-		row(f, i, t3, 6);
+	table(f,
+	      "**Throughput** (CPU is the server's, per operation; the rate "
+	      "is what the generator drove)",
+	      h1, t1, 4, 1);
+	snprintf(title, sizeof(title),
+		 "**Disconnects and memory** (N = %d idle connections)", N);
+	table(f, title, h2, t2, 5, 1);
+	table(f, "**A peer's FIN to the close callback**, one at a time", h3,
+	      t3, 2, 1);
+	table(f,
+	      "**Who was busy** during churn and echo (CPU % of one core; "
+	      "~100% = that side was the limit; others = the rest of the "
+	      "machine, hypervisor steal included)",
+	      h4, t4, 6, 0);
 }
 
 /*
@@ -159,20 +200,18 @@ static const char *verdict(double ratio, double target)
 	return ratio >= target * 0.9 ? "tie (within noise)" : "MISSED";
 }
 
-/* The best median among the libraries (not the baseline, not `except`). */
-static double best_library(enum metric m, int except, int higher,
-			   const char **name)
+/* The library (not the baseline, not `except`) with the best median. */
+static int best_library(enum metric m, int except, int higher)
 {
-	double best = NAN;
+	int best = -1;
 
 	for (int i = 1; i < nservers; i++) {
 		double v = median(m, i);
 		if (i == except || isnan(v))
 			continue;
-		if (isnan(best) || (higher ? v > best : v < best)) {
-			best = v;
-			*name = servers[i].name;
-		}
+		if (best < 0 ||
+		    (higher ? v > median(m, best) : v < median(m, best)))
+			best = i;
 	}
 	return best;
 }
@@ -199,35 +238,35 @@ static void targets(FILE *f)
 		   "rates; the rates' ratios are given too. \"tie\" = "
 		   "missed by less than 10%%, the noise on this machine.\n\n");
 	for (size_t t = 0; t < 2; t++) {
-		const char *bn = "?", *brn = "?";
-		double hv = median(thr[t].cpu, h), hr = median(thr[t].rate, h);
-		double e_raw = median(thr[t].cpu, 0) / hv;
-		double e_lib = best_library(thr[t].cpu, h, 0, &bn) / hv;
-		double r_raw = hr / median(thr[t].rate, 0);
-		double r_lib = hr / best_library(thr[t].rate, h, 1, &brn);
+		int bc = best_library(thr[t].cpu, h, 0);
+		int br = best_library(thr[t].rate, h, 1);
 
-		if (isnan(hv))
+		if (isnan(median(thr[t].cpu, h)) || bc < 0 || br < 0)
 			continue;
-
+		double e_raw = ratio(thr[t].cpu, 0, h);
+		double e_lib = ratio(thr[t].cpu, bc, h);
 		fprintf(f,
 			"- %s: efficiency %.2fx raw epoll (target >= 0.95: "
 			"%s) and %.2fx the best library, %s (target >= 1.0: "
-			"%s). Rate: %.2fx raw epoll, %.2fx the best library "
+			"%s). Rate: %.2fx raw epoll's, %.2fx the best library "
 			"rate (%s).\n",
-			thr[t].what, e_raw, verdict(e_raw, 0.95), e_lib, bn,
-			verdict(e_lib, 1.0), r_raw, r_lib, brn);
+			thr[t].what, e_raw, verdict(e_raw, 0.95), e_lib,
+			servers[bc].name, verdict(e_lib, 1.0),
+			ratio(thr[t].rate, h, 0), ratio(thr[t].rate, h, br),
+			servers[br].name);
 	}
 	for (int rst = 0; rst < 2; rst++) {
 		enum metric m = rst ? M_RST_MS : M_FIN_MS;
-		double q = median(m, 0) / median(m, h);
+		double q = ratio(m, 0, h);
 
+		if (isnan(q))
+			continue;
 		fprintf(f,
 			"- Mass disconnect by %s: raw epoll's time / hangup's "
 			"= %.2f (target >= 1.0, no slower: %s); CPU per close "
 			"%.2fx raw epoll's.\n",
 			rst ? "RST" : "FIN", q, verdict(q, 1.0),
-			median(rst ? M_RST_CPU : M_FIN_CPU, h) /
-			    median(rst ? M_RST_CPU : M_FIN_CPU, 0));
+			ratio(rst ? M_RST_CPU : M_FIN_CPU, h, 0));
 	}
 	if (!isnan(median(M_MEM, h)))
 		fprintf(f,
@@ -239,6 +278,37 @@ static void targets(FILE *f)
 			median(M_MEM, h),
 			median(M_MEM, h) <= 256 ? "met" : "MISSED");
 }
+
+static const char *const how[] = {
+    "Each cell is the median over the rounds, and in brackets the median "
+    "of its per-round ratio to raw epoll (paired, so that a round where "
+    "the whole machine was slow cancels out). For CPU, time, bytes and "
+    "latency lower is better (0.90x = 10% less than raw epoll); for rates "
+    "higher.",
+    "Rank by **CPU per operation**: the server's utime + stime (from "
+    "/proc/PID) over the measured slices divided by the connections or "
+    "messages in them. On two cores the generator pays for half of every "
+    "loopback packet, so it usually sets the rate (\"Who was busy\": a "
+    "side at ~100% is the limit); rates within ~10% are a tie.",
+    "Kernel work dominates churn (TCP setup and teardown: nearly all of "
+    "the CPU per connection); echo shows a loop's own cost per event "
+    "best.",
+    "Mass FIN/RST time runs from the generator's first close() to the "
+    "server's N-th close callback, so it includes the generator's own "
+    "close loop; the CPU per close beside it is the server's alone.",
+    "Memory is the server's RssAnon growth with N idle connections, "
+    "divided by N: the library's per-connection structures (as malloc "
+    "rounds them) plus its share of fd-indexed tables. Kernel socket "
+    "memory, the same for every server, is not in it.",
+    "FIN->close: the generator's CLOCK_MONOTONIC just before close(), the "
+    "server's in its close callback (on_close or the library's "
+    "equivalent), one connection at a time, the server asleep in "
+    "epoll_wait in between: mostly the kernel's wakeup, plus the loop's "
+    "path from the event to the callback. libevent's callback runs "
+    "before its close(): bufferevent_free() leaves the close to a "
+    "finalizer that runs later, so its figure lacks the close() syscall "
+    "that every other server's includes.",
+};
 
 void report(FILE *f, const char *date, int markdown)
 {
@@ -264,55 +334,32 @@ void report(FILE *f, const char *date, int markdown)
 			servers[i].version);
 	fprintf(f, "\n");
 	fprintf(f,
-		"- Method: %d rounds, servers interleaved (each test on every "
-		"server in turn, order rotated each round); medians. Server "
-		"pinned to CPU 0, generator to CPU 1; loopback 127.0.0.1. "
-		"Mass disconnect N = %d (open-file hard limit %ld). Echo: %d "
-		"connections; churn: %d concurrent; windows %u ms after %u ms "
-		"warm-up; FIN->close latency: %d samples per round.\n",
+		"- Method: %d rounds with fresh server processes; medians. "
+		"Server pinned to CPU 0, generator to CPU 1; loopback "
+		"127.0.0.1. Mass disconnect and latency: each server in turn, "
+		"the order rotated each round; N = %d (open-file hard limit "
+		"%ld). Echo (%d connections per server) and churn (%d "
+		"concurrent): %u ms per server and round, in %u ms slices "
+		"that alternate between the servers, after a %u ms warm-up "
+		"slice each. FIN->close latency: %d samples per round.\n",
 		opt_rounds, N, (long)sysconf(_SC_OPEN_MAX), opt_echo_conns,
-		opt_churn_conc, opt_run_ms, opt_warm_ms, opt_lat_samples);
+		opt_churn_conc, opt_run_ms, opt_slice_ms, opt_warm_ms,
+		opt_lat_samples);
 	fprintf(f,
 		"- The run: %.0f s. Generator at >= 95%% CPU in %ld of %ld "
-		"churn/echo windows; %ld windows measured again because other "
-		"processes took > %.0f%% of a core; %ld of our TIME_WAIT "
-		"sockets removed between tests, %ld s waited for TIME_WAIT; "
-		"%llu source ports skipped (in use).\n\n",
+		"churn/echo measurements; %ld slices not counted (and run "
+		"again) because other processes took > %.0f%% of a core; %ld "
+		"of our TIME_WAIT sockets removed between tests, %ld s waited "
+		"for TIME_WAIT; %llu source ports skipped (in use).\n\n",
 		stats.seconds, stats.gen_saturated, stats.windows,
 		stats.retried, opt_max_others, stats.tw_purged,
 		stats.tw_waited_s, stats.port_skips);
 	tables(f);
-	if (!markdown) {
-		targets(f);
-		return;
+	if (markdown) {
+		fprintf(f, "## How to read this\n\n");
+		for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++)
+			fprintf(f, "- %s\n", how[i]);
 	}
-	fprintf(
-	    f, "\n## How to read this\n\n"
-	       "- Each cell is the median over the rounds, and in brackets its "
-	       "ratio to raw epoll. For CPU, time, bytes and latency, lower is "
-	       "better (0.90x = 10%% less than raw epoll); for rates, higher.\n"
-	       "- Rank by **CPU per operation**: the server's utime + stime "
-	       "(from /proc/PID) over the measured window divided by the "
-	       "connections or messages in it. On two cores the generator "
-	       "pays for half of every loopback packet, so it usually sets "
-	       "the rate (see \"Who was busy\": a side at ~100%% is the "
-	       "limit); rates within ~10%% of each other are a tie.\n"
-	       "- Kernel work dominates churn (TCP setup and teardown, ~all "
-	       "of the CPU per connection); echo shows the loop's own cost "
-	       "per event best.\n"
-	       "- Mass FIN/RST time runs from the generator's first close() "
-	       "to the server's N-th close callback, so it includes the "
-	       "generator's close loop; the CPU per close beside it is the "
-	       "server's alone.\n"
-	       "- Memory is the server's RssAnon growth with N idle "
-	       "connections, divided by N: the library's per-connection "
-	       "structures plus its share of fd-indexed tables. Kernel socket "
-	       "memory (the same for every server) is not in it.\n"
-	       "- FIN->close: the generator's CLOCK_MONOTONIC just before "
-	       "close(), the server's in its close callback (on_close or the "
-	       "library's equivalent), one connection at a time, the server "
-	       "asleep in epoll_wait in between: mostly the kernel's wakeup, "
-	       "plus the loop's path from the event to the callback.\n");
 	targets(f);
 }
 

@@ -145,20 +145,50 @@ static struct mark mark(const struct server *s, uint64_t ops)
 	return m;
 }
 
-/* Rate, server CPU per op, and the CPU loads, over [a, b]. */
-static void window(int si, int r, const struct mark *a, const struct mark *b,
-		   enum metric rate)
+/*
+ * A server's slices of one churn or echo test, added up. Slices of the
+ * servers alternate (A B C D E A B ...), so a slow drift of the machine --
+ * this one is a shared VM -- falls on every server alike instead of on
+ * whichever happened to run during it.
+ */
+struct tally {
+	uint64_t t, srv, gen, busy, ops;
+};
+
+static void tally_add(struct tally *y, const struct mark *a,
+		      const struct mark *b)
 {
-	double secs = (double)(b->t - a->t) / 1e9;
-	double ops = (double)(b->ops - a->ops);
-	double srv = (double)(b->srv - a->srv), gen = (double)(b->gen - a->gen);
+	y->t += b->t - a->t;
+	y->srv += b->srv - a->srv;
+	y->gen += b->gen - a->gen;
+	y->busy += b->busy - a->busy;
+	y->ops += b->ops - a->ops;
+}
+
+/* CPU % of one core that the rest of the machine took over [a, b]. */
+static double others_pct(const struct mark *a, const struct mark *b)
+{
 	double busy = (double)(b->busy - a->busy);
+	double ours = (double)(b->srv - a->srv) + (double)(b->gen - a->gen);
+
+	return fmax(0, busy - ours) / 1e7 / ((double)(b->t - a->t) / 1e9);
+}
+
+/* Rate, server CPU per op and the CPU loads, from a tally. */
+static void tally_store(const struct tally *y, int si, int r, enum metric rate)
+{
+	double secs = (double)y->t / 1e9, ops = (double)y->ops;
 
 	res[rate][si][r] = ops / secs;
-	res[rate + 1][si][r] = srv / 1e3 / ops;
-	res[rate + 2][si][r] = srv / 1e7 / secs;
-	res[rate + 3][si][r] = gen / 1e7 / secs;
-	res[rate + 4][si][r] = fmax(0, busy - srv - gen) / 1e7 / secs;
+	res[rate + 1][si][r] = (double)y->srv / 1e3 / ops;
+	res[rate + 2][si][r] = (double)y->srv / 1e7 / secs;
+	res[rate + 3][si][r] = (double)y->gen / 1e7 / secs;
+	res[rate + 4][si][r] =
+	    fmax(0, (double)y->busy - (double)y->srv - (double)y->gen) / 1e7 /
+	    secs;
+	stats.windows++;
+	if (res[rate + 3][si][r] >= 95)
+		stats.gen_saturated++;
 }
 
 /*
@@ -300,41 +330,90 @@ static void send_msg(int fd)
 }
 
 /*
- * Echo rate: opt_echo_conns connections, each with one 64-byte message in
- * flight; a complete echo sends the next. Warm up, then measure a window.
- * (A FIN-to-close latency under this load would only measure the queue: a
- * closed-loop load keeps every connection ready, so a FIN waits its turn
- * behind the other 999, about one echo round trip, whatever the loop.)
+ * Run slices of `slice_ms` on every server in `order` until each has had
+ * opt_run_ms of them, after one warm-up slice each (opt_warm_ms) that is
+ * not counted. A slice in which other processes took more than
+ * opt_max_others % of a core is not counted either and comes again on
+ * the server's next turn (at most one extra pass per server in all).
+ * `slice` runs one slice against server si and marks its start and end.
  */
-void test_echo(int si, int r)
+static void run_slices(const int *order, int r, enum metric rate,
+		       void (*slice)(void *ctx, int si, unsigned ms,
+				     struct mark *a, struct mark *b),
+		       void *ctx, const char *what)
 {
-	struct server *s = &servers[si];
-	int n = opt_echo_conns;
-	struct gconn *cs = calloc((size_t)n, sizeof(*cs));
-	struct epoll_event evs[1024];
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	uint64_t msgs = 0;
-	struct mark m0 = {0}, m1 = {0};
-	int phase = 0; /* 0 warm-up, 1 measuring */
+	struct tally y[MAX_SERVERS];
+	int want = opt_run_ms / opt_slice_ms > 0
+		       ? (int)(opt_run_ms / opt_slice_ms)
+		       : 1;
+	int got[MAX_SERVERS] = {0}, spare[MAX_SERVERS];
+	struct mark a, b;
 
-	if (!cs || ep < 0)
-		die("echo setup");
-	int *fds = open_idle(s, n, 0);
-	for (int i = 0; i < n; i++) {
-		struct epoll_event ev = {.events = EPOLLIN,
-					 .data.u64 = tag((uint32_t)i, 0)};
-		cs[i].fd = fds[i];
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
-			die("epoll_ctl");
-		send_msg(fds[i]);
+	memset(y, 0, sizeof(y));
+	for (int i = 0; i < nservers; i++) {
+		spare[i] = want;
+		slice(ctx, order[i], opt_warm_ms, &a, &b);
 	}
-	free(fds);
+	for (int busy = 1; busy;) {
+		busy = 0;
+		for (int i = 0; i < nservers; i++) {
+			int si = order[i];
 
-	uint64_t t_warm = now_ns() + opt_warm_ms * MS;
-	uint64_t t_end = t_warm + opt_run_ms * MS;
+			if (got[si] >= want)
+				continue;
+			busy = 1;
+			slice(ctx, si, opt_slice_ms, &a, &b);
+			double o = others_pct(&a, &b);
+			if (o > opt_max_others && spare[si] > 0) {
+				spare[si]--;
+				stats.retried++;
+				continue;
+			}
+			tally_add(&y[si], &a, &b);
+			got[si]++;
+		}
+	}
+	for (int i = 0; i < nservers; i++) {
+		int si = order[i];
 
-	for (;;) {
-		int ne = epoll_wait(ep, evs, 1024, 1000);
+		tally_store(&y[si], si, r, rate);
+		fprintf(stderr,
+			"  %-9s %s: %.0f/s, %.2f us CPU each (server %.0f%%, "
+			"generator %.0f%%, others %.0f%%)\n",
+			servers[si].name, what, res[rate][si][r],
+			res[rate + 1][si][r], res[rate + 2][si][r],
+			res[rate + 3][si][r], res[rate + 4][si][r]);
+	}
+}
+
+/* Every server's echo connections. */
+struct echo_ctx {
+	struct gconn *cs[MAX_SERVERS];
+	int ep[MAX_SERVERS];
+	int n;
+};
+
+/*
+ * One echo slice: a 64-byte message on each of the server's connections,
+ * a complete echo sends the next until `ms` have passed; then the last
+ * ones are drained, so a slice ends with the server idle.
+ */
+static void echo_slice(void *p, int si, unsigned ms, struct mark *a,
+		       struct mark *b)
+{
+	struct echo_ctx *x = p;
+	struct server *s = &servers[si];
+	struct gconn *cs = x->cs[si];
+	struct epoll_event evs[1024];
+	uint64_t msgs = 0;
+	int inflight = x->n, sending = 1;
+
+	*a = mark(s, 0);
+	uint64_t t_end = a->t + ms * MS;
+	for (int i = 0; i < x->n; i++)
+		send_msg(cs[i].fd);
+	while (inflight > 0) {
+		int ne = epoll_wait(x->ep[si], evs, 1024, 1000);
 
 		if (ne < 0 && errno != EINTR)
 			die("epoll_wait");
@@ -352,72 +431,92 @@ void test_echo(int si, int r)
 				errno = 0;
 				die("%s: an echo connection ended", s->name);
 			}
-			if (st > 0) {
-				msgs++;
+			if (st == 0)
+				continue;
+			msgs++;
+			if (sending)
 				send_msg(c->fd);
-			}
+			else
+				inflight--;
 		}
-		uint64_t now = now_ns();
-		if (phase == 0 && now >= t_warm) {
-			m0 = mark(s, msgs);
-			phase = 1;
-		} else if (phase == 1 && now >= t_end) {
-			m1 = mark(s, msgs);
-			break;
-		}
+		if (sending && now_ns() >= t_end)
+			sending = 0;
 	}
-	window(si, r, &m0, &m1, M_ECHO_RATE);
-	fprintf(stderr,
-		"  %-9s echo: %.0f msg/s, %.2f us CPU/msg (server %.0f%%, "
-		"generator %.0f%%, others %.0f%%)\n",
-		s->name, res[M_ECHO_RATE][si][r], res[M_ECHO_CPU][si][r],
-		res[M_ECHO_SRV][si][r], res[M_ECHO_GEN][si][r],
-		res[M_ECHO_OTHER][si][r]);
-
-	for (int i = 0; i < n; i++)
-		close_abort(cs[i].fd);
-	close(ep);
-	free(cs);
-	wait_quiet(s);
+	*b = mark(s, msgs);
 }
 
 /*
- * Connection churn: opt_churn_conc connections at a time, each connect,
- * 64-byte echo, close; a finished one is replaced at once. Edge-triggered
- * with EPOLLIN | EPOLLOUT: EPOLLOUT says connected, EPOLLIN the echo.
+ * Echo rate: opt_echo_conns connections to every server, each with one
+ * 64-byte message in flight while its server's slice runs.
+ * (A FIN-to-close latency under this load would only measure the queue: a
+ * closed-loop load keeps every connection ready, so a FIN waits its turn
+ * behind the other 999, about one echo round trip, whatever the loop.)
  */
-void test_churn(int si, int r)
+void test_echo(int r, const int *order)
+{
+	struct echo_ctx x = {.n = opt_echo_conns};
+
+	for (int si = 0; si < nservers; si++) {
+		int *fds = open_idle(&servers[si], x.n, 0);
+
+		x.cs[si] = calloc((size_t)x.n, sizeof(struct gconn));
+		x.ep[si] = epoll_create1(EPOLL_CLOEXEC);
+		if (!x.cs[si] || x.ep[si] < 0)
+			die("echo setup");
+		for (int i = 0; i < x.n; i++) {
+			struct epoll_event ev = {
+			    .events = EPOLLIN, .data.u64 = tag((uint32_t)i, 0)};
+			x.cs[si][i].fd = fds[i];
+			if (epoll_ctl(x.ep[si], EPOLL_CTL_ADD, fds[i], &ev) < 0)
+				die("epoll_ctl");
+		}
+		free(fds);
+	}
+	run_slices(order, r, M_ECHO_RATE, echo_slice, &x, "echo msg");
+	for (int si = 0; si < nservers; si++) {
+		for (int i = 0; i < x.n; i++)
+			close_abort(x.cs[si][i].fd);
+		close(x.ep[si]);
+		free(x.cs[si]);
+		wait_quiet(&servers[si]);
+	}
+}
+
+/*
+ * One churn slice: opt_churn_conc connections at a time, each connect,
+ * 64-byte echo, close, a finished one replaced at once until `ms` have
+ * passed; then the last ones finish and the server closes them all, so
+ * the slice ends with the server idle. Edge-triggered with EPOLLIN |
+ * EPOLLOUT: EPOLLOUT says connected, EPOLLIN the echo.
+ */
+static void churn_slice(void *p, int si, unsigned ms, struct mark *a,
+			struct mark *b)
 {
 	struct server *s = &servers[si];
 	int n = opt_churn_conc, active = 0;
 	struct gconn *cs = calloc((size_t)n, sizeof(*cs));
 	struct epoll_event evs[256];
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	uint64_t done = 0, errors = 0, skips0 = stats.port_skips;
-	struct mark m0 = {0}, m1 = {0};
-	int phase = 0;
+	uint64_t done = 0, errors = 0;
 
+	(void)p;
 	if (!cs || ep < 0)
 		die("churn setup");
-	/* Our TIME_WAIT sockets from earlier tests: BENCHMARKING.md saw
-	 * churn rounds skewed by them, so let them age out first. */
-	long tw = tw_count();
+	/* Our TIME_WAIT sockets, if ss -K could not remove them: let them
+	 * age out below half the kernel's cap first (BENCHMARKING.md). */
 	uint64_t tw0 = now_ns();
-	while (tw > opt_tw_max && now_ns() - tw0 < opt_tw_wait_s * 1000 * MS) {
+	while (tw_count() > opt_tw_max &&
+	       now_ns() - tw0 < opt_tw_wait_s * 1000 * MS)
 		sleep_ns(1000 * MS);
-		tw = tw_count();
-	}
 	stats.tw_waited_s += (long)((now_ns() - tw0) / (1000 * MS));
 
-	uint64_t base = opens(s);
+	*a = mark(s, 0);
+	uint64_t t_end = a->t + ms * MS;
 	for (int i = 0; i < n; i++) {
 		gconn_dial(ep, &cs[i], (uint32_t)i, s->port,
 			   EPOLLIN | EPOLLOUT | EPOLLET);
 		active++;
 	}
-	uint64_t t_warm = now_ns() + opt_warm_ms * MS;
-	uint64_t t_end = t_warm + opt_run_ms * MS;
-
 	while (active > 0) {
 		int ne = epoll_wait(ep, evs, 256, 1000);
 
@@ -427,6 +526,7 @@ void test_churn(int si, int r)
 			errno = 0;
 			die("%s: churn stalled", s->name);
 		}
+		int more = now_ns() < t_end;
 		for (int e = 0; e < ne; e++) {
 			uint32_t i = (uint32_t)evs[e].data.u64;
 			struct gconn *c = &cs[i];
@@ -452,39 +552,27 @@ void test_churn(int si, int r)
 				done++;
 			else
 				errors++;
-			if (phase < 2)
+			if (more)
 				gconn_dial(ep, c, i, s->port,
 					   EPOLLIN | EPOLLOUT | EPOLLET);
 			else
 				active--;
 		}
-		uint64_t now = now_ns();
-		if (phase == 0 && now >= t_warm) {
-			m0 = mark(s, done);
-			phase = 1;
-		} else if (phase == 1 && now >= t_end) {
-			m1 = mark(s, done);
-			phase = 2;
-		}
 	}
-	window(si, r, &m0, &m1, M_CHURN_RATE);
-	fprintf(stderr,
-		"  %-9s churn: %.0f conn/s, %.2f us CPU/conn (server %.0f%%, "
-		"generator %.0f%%, others %.0f%%), %llu connections, %llu "
-		"errors, %llu port "
-		"skips, %ld TIME_WAIT before\n",
-		s->name, res[M_CHURN_RATE][si][r], res[M_CHURN_CPU][si][r],
-		res[M_CHURN_SRV][si][r], res[M_CHURN_GEN][si][r],
-		res[M_CHURN_OTHER][si][r],
-		(unsigned long long)(opens(s) - base),
-		(unsigned long long)errors,
-		(unsigned long long)(stats.port_skips - skips0), tw);
+	wait_quiet(s);
+	*b = mark(s, done);
+	close(ep);
+	free(cs);
 	if (errors) {
 		errno = 0;
 		die("%s: %llu churn connections failed", s->name,
 		    (unsigned long long)errors);
 	}
-	close(ep);
-	free(cs);
-	wait_quiet(s);
+	purge_time_wait(s); /* after the mark: not measured */
+}
+
+/* Connection churn, slice by slice across the servers. */
+void test_churn(int r, const int *order)
+{
+	run_slices(order, r, M_CHURN_RATE, churn_slice, NULL, "churn conn");
 }

@@ -59,7 +59,8 @@ static int opt_mass_n; /* 0 = from the open-file limit */
 int opt_echo_conns = 1000;
 int opt_churn_conc = 64;
 unsigned opt_warm_ms = 300;
-unsigned opt_run_ms = 2000;
+unsigned opt_run_ms = 2000; /* per server and round, in slices of: */
+unsigned opt_slice_ms = 250;
 int opt_lat_samples = 1000;
 /* Before churn, wait while more TIME_WAIT sockets than this (0 = half of
  * net.ipv4.tcp_max_tw_buckets) exist, at most opt_tw_wait_s. */
@@ -68,11 +69,9 @@ unsigned opt_tw_wait_s = 75;
 unsigned port_lo = 10000, port_hi = 65535;
 static const char *opt_out;
 static const char *opt_csv;
-/* A churn or echo window in which other processes (and hypervisor steal)
- * took more than this share of a core is measured again, up to
- * opt_retries times; the least disturbed attempt is kept. */
+/* A churn or echo slice in which other processes (and hypervisor steal)
+ * took more than this share of a core is not counted (load-tests.c). */
 double opt_max_others = 25;
-int opt_retries = 2;
 static int opt_purge = 1; /* remove our TIME_WAIT sockets with ss -K */
 static const char *opt_tests = "mass,latency,echo,churn";
 
@@ -379,43 +378,6 @@ void purge_time_wait(const struct server *s)
 /* Main                                                                 */
 /* ------------------------------------------------------------------ */
 
-/*
- * A churn or echo test, measured again while other processes took more
- * than opt_max_others % of a core from its window; the least disturbed
- * attempt is kept. Their load is independent of the server under test, so
- * this removes noise without favouring anyone.
- */
-static void measured(void (*test)(int si, int r), int si, int r,
-		     enum metric first)
-{
-	double keep[5], least = INFINITY;
-
-	for (int a = 0; a <= opt_retries; a++) {
-		test(si, r);
-		double others = res[first + 4][si][r];
-		if (others < least) {
-			least = others;
-			for (int m = 0; m < 5; m++)
-				keep[m] = res[first + m][si][r];
-		}
-		if (others <= opt_max_others || a == opt_retries)
-			break;
-		stats.retried++;
-		fprintf(stderr,
-			"  (other processes took %.0f%% of a core: measuring "
-			"%s again)\n",
-			others, servers[si].name);
-		if (first == M_CHURN_RATE)
-			purge_time_wait(&servers[si]);
-		sleep_ns(1000 * MS); /* let a burst pass */
-	}
-	for (int m = 0; m < 5; m++)
-		res[first + m][si][r] = keep[m];
-	stats.windows++;
-	if (keep[3] >= 95)
-		stats.gen_saturated++;
-}
-
 /* Is `name` in the comma-separated --tests list? */
 static int wants(const char *name)
 {
@@ -565,12 +527,10 @@ int main(int argc, char **argv)
 			test_latency(order[i], r);
 			purge_time_wait(&servers[order[i]]);
 		}
-		for (int i = 0; wants("echo") && i < nservers; i++)
-			measured(test_echo, order[i], r, M_ECHO_RATE);
-		for (int i = 0; wants("churn") && i < nservers; i++) {
-			measured(test_churn, order[i], r, M_CHURN_RATE);
-			purge_time_wait(&servers[order[i]]);
-		}
+		if (wants("echo"))
+			test_echo(r, order);
+		if (wants("churn"))
+			test_churn(r, order);
 		stop_all();
 	}
 	stats.seconds = (double)(now_ns() - t_begin) / 1e9;

@@ -23,9 +23,9 @@ extern int opt_echo_conns;
 extern int opt_churn_conc;
 extern unsigned opt_warm_ms;
 extern unsigned opt_run_ms;
+extern unsigned opt_slice_ms;
 extern int opt_lat_samples;
 extern double opt_max_others;
-extern int opt_retries;
 extern long opt_tw_max;
 extern unsigned opt_tw_wait_s;
 extern unsigned port_lo, port_hi;
@@ -111,8 +111,9 @@ static inline uint64_t close_time(const struct server *s, uint64_t k)
 /* load-tests.c: each fills res[...][si][r]. */
 void test_mass(int si, int r, int rst);
 void test_latency(int si, int r);
-void test_echo(int si, int r);
-void test_churn(int si, int r);
+/* These two run every server, in slices that alternate (order[]). */
+void test_echo(int r, const int *order);
+void test_churn(int r, const int *order);
 
 /* load-report.c */
 double percentile(double *v, int n, double p);
