@@ -1,7 +1,8 @@
 # bench/bench.mk -- `make bench`, included by the top Makefile.
 #
 #   make bench              build build/bench/*, run every server, interleaved,
-#                           print the table and write docs/bench.md
+#                           print the table, write docs/bench.md (and every
+#                           round's values to build/bench/results.csv)
 #   make bench-bin          only build
 #   make bench BENCH_ARGS='-r 3 -q'   fewer rounds / shorter windows
 #
@@ -49,7 +50,8 @@ bench-bin: $(BENCH_BINS)
 
 bench: bench-deps
 	$(MAKE) --no-print-directory lib bench-bin
-	$(BENCH_DIR)/load -o $(BENCH_OUT) $(BENCH_ARGS) \
+	$(BENCH_DIR)/load -o $(BENCH_OUT) --csv $(BENCH_DIR)/results.csv \
+	    $(BENCH_ARGS) \
 	    "raw epoll=$(BENCH_DIR)/srv-raw" \
 	    "libuv=$(BENCH_DIR)/srv-uv" \
 	    "libevent=$(BENCH_DIR)/srv-event" \
