@@ -24,8 +24,10 @@ static const struct {
     [M_ECHO_GEN] = {"echo_gen_cpu_pct", 0},
     [M_ECHO_OTHER] = {"echo_other_cpu_pct", 0},
     [M_FIN_MS] = {"mass_fin_ms", 1},
+    [M_FIN_LOOP] = {"mass_fin_our_close_loop_ms", 1},
     [M_FIN_CPU] = {"mass_fin_cpu_us_per_close", 2},
     [M_RST_MS] = {"mass_rst_ms", 1},
+    [M_RST_LOOP] = {"mass_rst_our_close_loop_ms", 1},
     [M_RST_CPU] = {"mass_rst_cpu_us_per_close", 2},
     [M_MEM] = {"bytes_per_idle_conn", 0},
     [M_LAT50] = {"fin_close_idle_p50_us", 1},
@@ -156,11 +158,13 @@ static void tables(FILE *f)
 					 M_ECHO_RATE};
 	static const char *const h1[] = {"churn CPU us/conn", "churn conn/s",
 					 "echo CPU us/msg", "echo msg/s"};
-	static const enum metric t2[] = {M_FIN_MS, M_FIN_CPU, M_RST_MS,
-					 M_RST_CPU, M_MEM};
-	static const char *const h2[] = {"mass FIN ms", "FIN CPU us/close",
-					 "mass RST ms", "RST CPU us/close",
-					 "user-space B/idle conn"};
+	static const enum metric t2[] = {M_FIN_MS, M_FIN_LOOP, M_FIN_CPU,
+					 M_RST_MS, M_RST_LOOP, M_RST_CPU,
+					 M_MEM};
+	static const char *const h2[] = {
+	    "mass FIN ms",           "(our close loop)", "FIN CPU us/close",
+	    "mass RST ms",           "(our close loop)", "RST CPU us/close",
+	    "user-space B/idle conn"};
 	static const enum metric t3[] = {M_LAT50, M_LAT99};
 	static const char *const h3[] = {"p50 us", "p99 us"};
 	static const enum metric t4[] = {M_CHURN_SRV,   M_CHURN_GEN,
@@ -177,7 +181,7 @@ static void tables(FILE *f)
 	      h1, t1, 4, 1);
 	snprintf(title, sizeof(title),
 		 "**Disconnects and memory** (N = %d idle connections)", N);
-	table(f, title, h2, t2, 5, 1);
+	table(f, title, h2, t2, 7, 1);
 	table(f, "**A peer's FIN to the close callback**, one at a time", h3,
 	      t3, 2, 1);
 	table(f,
@@ -337,14 +341,15 @@ void report(FILE *f, const char *date, int markdown)
 		"- Method: %d rounds with fresh server processes; medians. "
 		"Server pinned to CPU 0, generator to CPU 1; loopback "
 		"127.0.0.1. Mass disconnect and latency: each server in turn, "
-		"the order rotated each round; N = %d (open-file hard limit "
-		"%ld). Echo (%d connections per server) and churn (%d "
-		"concurrent): %u ms per server and round, in %u ms slices "
-		"that alternate between the servers, after a %u ms warm-up "
-		"slice each. FIN->close latency: %d samples per round.\n",
-		opt_rounds, N, (long)sysconf(_SC_OPEN_MAX), opt_echo_conns,
-		opt_churn_conc, opt_run_ms, opt_slice_ms, opt_warm_ms,
-		opt_lat_samples);
+		"the order rotated each round; mass disconnect %d times per "
+		"round (the mean kept), N = %d (open-file hard limit %ld). "
+		"Echo (%d connections per server) and churn (%d concurrent): "
+		"%u ms per server and round, in %u ms slices that alternate "
+		"between the servers, after a %u ms warm-up slice each. "
+		"FIN->close latency: %d samples per round.\n",
+		opt_rounds, opt_mass_reps, N, (long)sysconf(_SC_OPEN_MAX),
+		opt_echo_conns, opt_churn_conc, opt_run_ms, opt_slice_ms,
+		opt_warm_ms, opt_lat_samples);
 	fprintf(f,
 		"- The run: %.0f s. Generator at >= 95%% CPU in %ld of %ld "
 		"churn/echo measurements; %ld slices not counted (and run "

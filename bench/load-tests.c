@@ -1,7 +1,8 @@
 /*
- * load-tests.c -- the generator's connections and the four tests. Each test
- * runs against one server, fills its row of res[] for round r, and leaves
- * the server as it found it: every connection it opened closed.
+ * load-tests.c -- the generator's connections and the four tests. The
+ * mass-disconnect and latency tests run against one server, echo and churn
+ * against all of them in alternating slices; each fills res[][si][r] and
+ * leaves the servers as it found them, every connection it opened closed.
  */
 #include "load.h"
 
@@ -199,14 +200,20 @@ static void tally_store(const struct tally *y, int si, int r, enum metric rate)
  * With memory != NULL, also the RssAnon delta per connection (the caller
  * does this first, on a fresh server).
  */
-void test_mass(int si, int r, int rst)
+/* Keep the mean of a round's repetitions in res[m][si][r]. */
+static void keep(enum metric m, int si, int r, int rep, double v)
+{
+	res[m][si][r] = rep == 0 ? v : (res[m][si][r] * rep + v) / (rep + 1);
+}
+
+void test_mass(int si, int r, int rst, int rep)
 {
 	struct server *s = &servers[si];
 	long kb0 = rss_anon_kb(s);
 	int *fds = open_idle(s, N, rst);
 
-	sleep_ns(200 * MS); /* let the server finish its accept work */
-	if (!rst)
+	sleep_ns(200 * MS);   /* let the server finish its accept work */
+	if (!rst && rep == 0) /* the server has never held a connection */
 		res[M_MEM][si][r] = (double)(rss_anon_kb(s) - kb0) * 1024.0 / N;
 
 	uint64_t base = closes(s);
@@ -219,15 +226,17 @@ void test_mass(int si, int r, int rst)
 	uint64_t last = close_time(s, base + (uint64_t)N - 1);
 	uint64_t cpu1 = server_cpu_ns(s);
 
-	res[rst ? M_RST_MS : M_FIN_MS][si][r] = (double)(last - t0) / 1e6;
-	res[rst ? M_RST_CPU : M_FIN_CPU][si][r] =
-	    (double)(cpu1 - cpu0) / 1e3 / N;
+	keep(rst ? M_RST_MS : M_FIN_MS, si, r, rep, (double)(last - t0) / 1e6);
+	keep(rst ? M_RST_LOOP : M_FIN_LOOP, si, r, rep,
+	     (double)(t1 - t0) / 1e6);
+	keep(rst ? M_RST_CPU : M_FIN_CPU, si, r, rep,
+	     (double)(cpu1 - cpu0) / 1e3 / N);
 	fprintf(stderr,
 		"  %-9s mass %s: %.1f ms (our close loop %.1f ms), "
 		"%.2f us CPU/close\n",
 		s->name, rst ? "RST" : "FIN", (double)(last - t0) / 1e6,
 		(double)(t1 - t0) / 1e6, (double)(cpu1 - cpu0) / 1e3 / N);
-	if (!rst)
+	if (!rst && rep == 0)
 		fprintf(stderr, "  %-9s memory: %.0f B per idle connection\n",
 			s->name, res[M_MEM][si][r]);
 	free(fds);

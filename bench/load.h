@@ -25,6 +25,7 @@ extern unsigned opt_warm_ms;
 extern unsigned opt_run_ms;
 extern unsigned opt_slice_ms;
 extern int opt_lat_samples;
+extern int opt_mass_reps;
 extern double opt_max_others;
 extern long opt_tw_max;
 extern unsigned opt_tw_wait_s;
@@ -57,8 +58,10 @@ enum metric {
 	M_ECHO_GEN,
 	M_ECHO_OTHER,
 	M_FIN_MS,
+	M_FIN_LOOP,
 	M_FIN_CPU,
 	M_RST_MS,
+	M_RST_LOOP,
 	M_RST_CPU,
 	M_MEM,
 	M_LAT50,
@@ -109,7 +112,9 @@ static inline uint64_t close_time(const struct server *s, uint64_t k)
 }
 
 /* load-tests.c: each fills res[...][si][r]. */
-void test_mass(int si, int r, int rst);
+/* Mass disconnect by FIN or (rst) by RST; repetition rep of the round
+ * (the round keeps the mean; memory is measured in repetition 0). */
+void test_mass(int si, int r, int rst, int rep);
 void test_latency(int si, int r);
 /* These two run every server, in slices that alternate (order[]). */
 void test_echo(int r, const int *order);
