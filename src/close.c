@@ -16,34 +16,17 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/ioctl.h> /* FIONREAD and TIOCOUTQ, behind SIOCINQ/SIOCOUTQ */
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t hu__now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static size_t queue_bytes(int fd, unsigned long req)
-{
-	int v = 0;
-
-	if (ioctl(fd, req, &v) < 0 || v < 0)
-		return 0;
-	return (size_t)v;
-}
 
 int hu__report_fill(int fd, int kind, struct hu_report *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->tcp_state = -1;
-	out->unread = queue_bytes(fd, SIOCINQ);
-	out->unsent = queue_bytes(fd, SIOCOUTQ);
+	out->unread = hu__queue_bytes(fd, SIOCINQ);
+	out->unsent = hu__queue_bytes(fd, SIOCOUTQ);
 	if (kind != HU__KIND_TCP)
 		return 0;
 
@@ -138,7 +121,7 @@ static int wait_acked(int fd, uint64_t deadline)
 		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
 			return 0;
 		if (ti.tcpi_state == HU__TCP_CLOSE || ti.tcpi_unacked == 0 ||
-		    queue_bytes(fd, SIOCOUTQ) == 0)
+		    hu__queue_bytes(fd, SIOCOUTQ) == 0)
 			return 0;
 		uint64_t left = remaining(deadline);
 		if (left == 0)
