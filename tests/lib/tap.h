@@ -27,8 +27,10 @@ void tap_require(int ok, const char *file, int line, const char *fmt, ...)
 void tap_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 __attribute__((noreturn));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Do not count this fd as leaked (e.g. one the case hands to a helper). */
+/* The number of open fds of this process (the leak check's count). */
 int tap_fd_count(void);
+/* Has a CHECK or REQUIRE of the running case failed? */
+int tap_case_failed(void);
 
 #define RUN(fn, timeout_s) tap_run(#fn, fn, timeout_s)
 #define CHECK(cond, ...) tap_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)

@@ -1,17 +1,23 @@
 /* testlib.c -- see testlib.h. */
 #include "testlib.h"
 
+#include "hangup.h"
+
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +128,88 @@ void close_rst(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+}
+
+int fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+int closed_fd(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	REQUIRE(fd >= 0, "socket");
+	close(fd);
+	return fd;
+}
+
+size_t fill_send_buffer(int fd)
+{
+	static char chunk[65536];
+	size_t total = 0;
+	int fl = fcntl(fd, F_GETFL);
+
+	REQUIRE(fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0,
+		"O_NONBLOCK");
+	for (;;) {
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	/* Loopback delivers in softirq context; a few ms later the peer's
+	 * window may have grown (autotuning), so top up once more. */
+	sleep_ms(20);
+	for (;;) {
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	REQUIRE(fcntl(fd, F_SETFL, fl) == 0, "restore flags");
+	return total;
+}
+
+size_t recv_all(int fd, int *end)
+{
+	static char buf[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = hu_recv(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	*end = (int)n;
+	return total;
+}
+
+int spawn(void (*fn)(void *arg), void *arg)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fn(arg);
+		fflush(stdout);
+		_exit(tap_case_failed() ? 1 : 0);
+	}
+	return pid;
+}
+
+int reap(int pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }
 
 void enter_private_netns(void)

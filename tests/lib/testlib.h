@@ -30,6 +30,28 @@ void set_nonblock(int fd);
 /* SO_LINGER {1,0} and close: the peer gets an RST. */
 void close_rst(int fd);
 
+/* Is fd an open file descriptor? (fcntl F_GETFD, no side effect.) */
+int fd_is_open(int fd);
+/* An fd number that is not open (a socket's, just closed). */
+int closed_fd(void);
+/* Send on the non-blocking-for-now fd until the kernel takes no more
+ * (EAGAIN): fills our send buffer and the peer's receive buffer. Returns the
+ * byte count; fd's blocking mode is restored. */
+size_t fill_send_buffer(int fd);
+/* Read fd with hu_recv() until it returns < 0; returns the byte count and
+ * puts the final status in *end (HU_EOF, HU_RESET, ...). */
+size_t recv_all(int fd, int *end);
+
+/*
+ * Run fn(arg) in a forked child -- a peer that must run while the case
+ * blocks in a library call. The child ends with _exit(): 0, or 1 if one of
+ * its CHECKs failed. It gets SIGKILL if the case dies first, so it never
+ * outlives the case. Returns its pid, for reap().
+ */
+int spawn(void (*fn)(void *arg), void *arg);
+/* Wait for a child from spawn(): its exit status, or 128 + signal. */
+int reap(int pid);
+
 /*
  * Move the calling process (the forked test case) into a new, private
  * network namespace with loopback up: it vanishes when the case exits, so
