@@ -262,7 +262,10 @@ struct hu_report {
 	unsigned unacked;     /**< segments sent, not yet acked */
 	size_t unsent;        /**< bytes not yet acked (SIOCOUTQ) */
 	size_t unread;        /**< bytes we have not read (SIOCINQ) */
-	unsigned long long bytes_acked;    /**< bytes the peer acknowledged */
+	/** Bytes the peer acknowledged (tcpi_bytes_acked). The kernel counts
+	 * sequence space: on a connection we opened (connect) our SYN is one
+	 * more, and our FIN, once acknowledged, one more again. */
+	unsigned long long bytes_acked;
 	unsigned long long bytes_received; /**< bytes we received */
 	unsigned last_data_recv_ms;        /**< ms since data last arrived */
 	unsigned last_ack_recv_ms;         /**< ms since an ACK last arrived */
