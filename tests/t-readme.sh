@@ -26,13 +26,16 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror ${HU_SANFLAGS:-} \
 	-I"$top/include" -o "$tmp/client" "$tmp/client.c" "$build/libhangup.a" 2>"$tmp/cc.err"
 ok $? "it compiles with -Wall -Wextra -Werror$( [ -s "$tmp/cc.err" ] && echo ": $(head -3 "$tmp/cc.err")")"
 
-# A one-connection peer on 127.0.0.1:0 (tests/helper/peer.c, libc only):
+# A one-connection peer on loopback port 0 (tests/helper/peer.c, libc only):
 # reads the client's hello, answers, then closes cleanly (fin) or with an RST
 # (rst). It prints its port first. Started in this shell, not in $(...), so
-# that $peer_pid is ours to wait for and to kill on the way out.
+# that $peer_pid is ours to wait for and to kill on the way out. Not on
+# 127.0.0.1, whose ephemeral ports other programs' TIME_WAIT sockets may
+# hold on a shared box: an address of 127.0.0.0/8 of our own.
+host=127.$(($$ % 250 + 1)).$(($$ / 250 % 250 + 1)).4
 start_peer() {
 	: >"$tmp/port"
-	"$peer_bin" "$1" >"$tmp/port" &
+	"$peer_bin" "$1" "$host" >"$tmp/port" &
 	peer_pid=$!
 	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 	port=$(cat "$tmp/port")
@@ -41,14 +44,14 @@ start_peer() {
 end_peer() { wait "$peer_pid"; peer_rc=$?; peer_pid=; }
 
 start_peer fin
-out=$(timeout 10 "$tmp/client" "127.0.0.1:$port" 2>&1); rc=$?
+out=$(timeout 10 "$tmp/client" "$host:$port" 2>&1); rc=$?
 end_peer
 [ $rc -eq 0 ] && [ $peer_rc -eq 0 ] &&
 	[ "$out" = "$(printf 'bye\nended: the peer finished sending (FIN)')" ]
 ok $? "against a peer that closes: prints its data, then 'FIN', exit 0 (rc=$rc peer=$peer_rc: $(printf "%s" "$out" | tr "\n" "|"))"
 
 start_peer rst
-out=$(timeout 10 "$tmp/client" "127.0.0.1:$port" 2>&1); rc=$?
+out=$(timeout 10 "$tmp/client" "$host:$port" 2>&1); rc=$?
 end_peer
 [ $rc -eq 1 ] && [ $peer_rc -eq 0 ] &&
 	printf '%s' "$out" | grep -q 'ended: the peer reset the connection (RST)'

@@ -1,9 +1,10 @@
 /*
  * peer.c -- a one-connection TCP peer for the shell tests, on libc alone.
  *
- *	peer fin|rst
+ *	peer fin|rst [IPV4]
  *
- * Listens on 127.0.0.1 port 0, prints the port the kernel chose on stdout,
+ * Listens on IPV4 (default 127.0.0.1) port 0, prints the port the kernel
+ * chose on stdout,
  * accepts one connection, reads what the client sends first (up to 64
  * bytes), answers "bye\n" and closes: `fin` with a plain close() (the kernel
  * sends FIN), `rst` with SO_LINGER {1, 0} first (tcp_close() sends RST and
@@ -30,8 +31,13 @@ int main(int argc, char **argv)
 	char buf[64];
 	int rst;
 
-	if (argc != 2 || (strcmp(argv[1], "fin") && strcmp(argv[1], "rst"))) {
-		fprintf(stderr, "usage: peer fin|rst\n");
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (argc < 2 || argc > 3 ||
+	    (strcmp(argv[1], "fin") && strcmp(argv[1], "rst")) ||
+	    (argc == 3 && inet_pton(AF_INET, argv[2], &sin.sin_addr) != 1)) {
+		fprintf(stderr, "usage: peer fin|rst [IPV4]\n");
 		return 2;
 	}
 	rst = strcmp(argv[1], "rst") == 0;
@@ -40,9 +46,6 @@ int main(int argc, char **argv)
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	if (l < 0)
 		return fail("socket");
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    listen(l, 1) < 0 ||
 	    getsockname(l, (struct sockaddr *)&sin, &len) < 0)

@@ -21,6 +21,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * IPv4 listeners go on an address of 127.0.0.0/8 picked from the pid, not
+ * on 127.0.0.1: on a shared box another program's TIME_WAIT sockets can
+ * hold every ephemeral port of 127.0.0.1, and bind(port 0) then fails with
+ * EADDRINUSE. (Clients still connect from 127.0.0.1; with a destination
+ * of their own their 4-tuples are unique.)
+ */
+static in_addr_t listen_addr4(void)
+{
+	unsigned pid = (unsigned)getpid();
+
+	return htonl(0x7f000000u | (1 + pid % 250) << 16 |
+		     (1 + pid / 250 % 250) << 8 | 2);
+}
+
 int tcp_listener(int family, int *port)
 {
 	struct sockaddr_storage ss;
@@ -39,7 +54,7 @@ int tcp_listener(int family, int *port)
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_addr.s_addr = listen_addr4();
 		len = sizeof(*s4);
 	}
 	REQUIRE(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind");

@@ -15,7 +15,8 @@
 void tcp_pair(int family, int *client, int *server);
 /* A connected AF_UNIX stream pair (socketpair). */
 void unix_pair(int *a, int *b);
-/* A TCP listener on 127.0.0.1:0; *port gets the port. */
+/* A TCP listener on loopback port 0 (IPv4: an address in 127.0.0.0/8 of
+ * this process's own, IPv6: ::1); *port gets the port. */
 int tcp_listener(int family, int *port);
 
 /* poll() fd until one of `events` (POLLIN, POLLRDHUP, POLLHUP, POLLERR...)
