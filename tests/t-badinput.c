@@ -164,10 +164,13 @@ static void t_null_and_ranges(void)
 	CHECK(hu_report(us, NULL) == HU_INVAL, "report NULL");
 	CHECK(hu_liveness(us, (unsigned)INT_MAX + 1) == HU_INVAL, "ms > max");
 	CHECK(hu_liveness(us, UINT_MAX) == HU_INVAL, "ms UINT_MAX");
-	/* A bad buffer the kernel rejects (EFAULT): an error, no crash. */
-	CHECK(hu_send(us, (void *)1, 1) == HU_INVAL, "send EFAULT");
-	iov.iov_base = (void *)1;
-	CHECK(hu_sendv(us, &iov, 1) == HU_INVAL, "sendv EFAULT");
+	/* A bad buffer the kernel rejects (EFAULT): an error, no crash.
+	 * (Not under valgrind, which rightly reports the bad pointer.) */
+	if (getenv("HU_VALGRIND") == NULL) {
+		CHECK(hu_send(us, (void *)1, 1) == HU_INVAL, "send EFAULT");
+		iov.iov_base = (void *)1;
+		CHECK(hu_sendv(us, &iov, 1) == HU_INVAL, "sendv EFAULT");
+	}
 	/* None of it touched the connection. */
 	CHECK(hu_send(us, "ok", 2) == 2 && recv(peer, buf, 2, 0) == 2,
 	      "the connection still works");
@@ -194,12 +197,16 @@ static void t_errno_kept(void)
 
 	REQUIRE(pipe(p) == 0, "pipe");
 	errno = 0;
-	CHECK(hu_recv(p[0], buf, sizeof(buf)) == HU_BADF && errno == ENOTSOCK,
-	      "pipe: errno %s", hu_errno_name(errno));
+	ssize_t n = hu_recv(p[0], buf, sizeof(buf));
+	int err = errno;
+	CHECK(n == HU_BADF && err == ENOTSOCK, "pipe: errno %s",
+	      hu_errno_name(err));
+	int fd = closed_fd();
 	errno = 0;
-	CHECK(hu_recv(closed_fd(), buf, sizeof(buf)) == HU_BADF &&
-		  errno == EBADF,
-	      "closed: errno %s", hu_errno_name(errno));
+	n = hu_recv(fd, buf, sizeof(buf));
+	err = errno;
+	CHECK(n == HU_BADF && err == EBADF, "closed: errno %s",
+	      hu_errno_name(err));
 	close(p[0]);
 	close(p[1]);
 }

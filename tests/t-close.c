@@ -42,6 +42,7 @@ static void read_everything(void *arg)
 	struct reader *r = arg;
 	struct result res;
 
+	memset(&res, 0, sizeof(res)); /* padding too: it goes down a pipe */
 	if (r->fin_first)
 		shutdown(r->fd, SHUT_WR);
 	sleep_ms(r->delay_ms);

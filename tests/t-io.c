@@ -271,7 +271,7 @@ static void t_sendv(void)
 static void t_again(void)
 {
 	int us, peer;
-	char buf[64];
+	char buf[64] = "";
 
 	tcp_pair(AF_INET, &us, &peer);
 	set_nonblock(us);

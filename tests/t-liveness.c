@@ -235,8 +235,8 @@ static void t_dead_peer_idle_and_busy(void)
 			/* The probe takes ETIMEDOUT from the kernel; hu_recv
 			 * must still say timeout, not EOF. */
 			struct hu_probe p;
-			CHECK(hu_probe(c[i].us, &p) == 0 &&
-				  p.peer == HU_PEER_GONE &&
+			int prc = hu_probe(c[i].us, &p);
+			CHECK(prc == 0 && p.peer == HU_PEER_GONE &&
 				  p.status == HU_TIMEOUT &&
 				  p.error == ETIMEDOUT,
 			      "%s: probe: peer %d %s", c[i].name, p.peer,

@@ -317,7 +317,9 @@ static void t_stash_keyed_by_cookie(void)
 	n = reset_and_probe();
 	close(n);
 	fresh_fin_on(n);
-	CHECK(hu_probe(n, &p) == 0 && p.peer == HU_PEER_EOF,
+	/* (Call first: CHECK's arguments are evaluated in any order.) */
+	int rc = hu_probe(n, &p);
+	CHECK(rc == 0 && p.peer == HU_PEER_EOF,
 	      "probe on the reused fd: peer %d %s", p.peer,
 	      hu_status_name(p.status));
 	close(n);
@@ -336,7 +338,7 @@ static void t_stash_keyed_by_cookie(void)
 	move_to(us, n);
 	/* The peer reads our FIN and closes: a clean graceful close. */
 	shutdown(peer, SHUT_WR);
-	int rc = hu_close_graceful(n, 2000, NULL);
+	rc = hu_close_graceful(n, 2000, NULL);
 	CHECK(rc == 0, "close_graceful on the reused fd: %s",
 	      hu_status_name(rc));
 	close(peer);
