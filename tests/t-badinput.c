@@ -26,6 +26,8 @@ struct bad {
 	int open; /* must still be open afterwards */
 };
 
+/* Every fd is non-blocking: should a check let one through to recv(), the
+ * case fails at once instead of hanging. */
 static int make_bad(struct bad *b, int *pipefd, char *path, size_t size)
 {
 	int n = 0;
@@ -60,6 +62,9 @@ static int make_bad(struct bad *b, int *pipefd, char *path, size_t size)
 		"seqpacket pair");
 	close(sv[1]);
 	b[n++] = (struct bad){"a Unix seqpacket socket", sv[0], 1};
+	for (int i = 0; i < n; i++)
+		if (b[i].open)
+			set_nonblock(b[i].fd);
 	return n;
 }
 

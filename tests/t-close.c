@@ -27,6 +27,8 @@ static const int families[] = {AF_INET, AF_INET6};
  * the count and how it ended over a pipe, then close (our FIN's answer). */
 struct reader {
 	int fd;
+	int ours;   /* our end, inherited by the fork: closed there at once, or
+		       our close() would not be the last reference */
 	int report; /* pipe write end */
 	int delay_ms;
 	int fin_first; /* shut down writing before reading (half-close) */
@@ -43,6 +45,7 @@ static void read_everything(void *arg)
 	struct result res;
 
 	memset(&res, 0, sizeof(res)); /* padding too: it goes down a pipe */
+	close(r->ours);
 	if (r->fin_first)
 		shutdown(r->fd, SHUT_WR);
 	sleep_ms(r->delay_ms);
@@ -52,13 +55,14 @@ static void read_everything(void *arg)
 }
 
 /* Start a reader on `peer` (which this process then closes), return its pid
- * and the read end of its report pipe. */
-static int start_reader(int peer, int delay_ms, int fin_first, int *rd)
+ * and the read end of its report pipe. `us` is our end of the connection. */
+static int start_reader(int us, int peer, int delay_ms, int fin_first, int *rd)
 {
 	int p[2];
 
 	REQUIRE(pipe(p) == 0, "pipe");
 	struct reader r = {.fd = peer,
+			   .ours = us,
 			   .report = p[1],
 			   .delay_ms = delay_ms,
 			   .fin_first = fin_first};
@@ -107,7 +111,7 @@ static void t_graceful_delivers_all(void)
 		tcp_pair(f, &us, &peer);
 		REQUIRE(send(peer, "unread request", 14, 0) == 14, "send");
 		REQUIRE(wait_for(us, POLLIN, 1000), "request arrived");
-		int pid = start_reader(peer, 100, 0, &rd);
+		int pid = start_reader(us, peer, 100, 0, &rd);
 		send_big(us);
 		struct hu_report rep;
 		int rc = hu_close_graceful(us, 5000, &rep);
@@ -155,7 +159,7 @@ static void t_graceful_waits_for_ack(void)
 	int us, peer, rd;
 
 	tcp_pair(AF_INET, &us, &peer);
-	int pid = start_reader(peer, 300, 1, &rd);
+	int pid = start_reader(us, peer, 300, 1, &rd);
 	REQUIRE(wait_for(us, POLLRDHUP, 1000), "the peer's FIN");
 	send_big(us);
 	struct hu_report rep;
@@ -307,7 +311,7 @@ static void t_graceful_unix(void)
 
 	unix_pair(&us, &peer);
 	REQUIRE(send(peer, "unread", 6, 0) == 6, "send");
-	int pid = start_reader(peer, 50, 0, &rd);
+	int pid = start_reader(us, peer, 50, 0, &rd);
 	send_big(us);
 	struct hu_report rep;
 	int rc = hu_close_graceful(us, 5000, &rep);

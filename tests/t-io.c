@@ -367,6 +367,7 @@ static void install_usr1(void)
 
 struct eintr_peer {
 	int fd;
+	int ours; /* our end: the fork closes its copy */
 	pid_t target;
 	size_t drain; /* bytes to read before answering (send case) */
 };
@@ -375,6 +376,7 @@ static void interrupt_then_send(void *arg)
 {
 	struct eintr_peer *e = arg;
 
+	close(e->ours);
 	sleep_ms(150);
 	kill(e->target, SIGUSR1);
 	sleep_ms(150);
@@ -390,7 +392,7 @@ static void t_eintr_recv(void)
 
 	install_usr1();
 	tcp_pair(AF_INET, &us, &peer);
-	struct eintr_peer e = {.fd = peer, .target = getpid()};
+	struct eintr_peer e = {.fd = peer, .ours = us, .target = getpid()};
 	int pid = spawn(interrupt_then_send, &e);
 	ssize_t n = hu_recv(us, buf, sizeof(buf));
 	CHECK(n == 4 && memcmp(buf, "late", 4) == 0,
@@ -403,6 +405,7 @@ static void t_eintr_recv(void)
 	close(peer);
 	unix_pair(&us, &peer);
 	e.fd = peer;
+	e.ours = us;
 	interrupted = 0;
 	pid = spawn(interrupt_then_send, &e);
 	n = hu_recv(us, buf, sizeof(buf));
@@ -419,6 +422,7 @@ static void interrupt_then_drain(void *arg)
 	static char buf[65536];
 	size_t got = 0;
 
+	close(e->ours);
 	sleep_ms(150);
 	kill(e->target, SIGUSR1);
 	sleep_ms(150);
@@ -446,8 +450,10 @@ static void t_eintr_send(void)
 	size_t queued = fill_send_buffer(us);
 	sleep_ms(200);
 	queued += fill_send_buffer(us);
-	struct eintr_peer e = {
-	    .fd = peer, .target = getpid(), .drain = queued + sizeof(buf)};
+	struct eintr_peer e = {.fd = peer,
+			       .ours = us,
+			       .target = getpid(),
+			       .drain = queued + sizeof(buf)};
 	int pid = spawn(interrupt_then_drain, &e);
 	/* Blocks: nothing fits. A blocking send that has copied nothing yet
 	 * when the signal comes fails with EINTR, which must be retried. */
@@ -457,6 +463,8 @@ static void t_eintr_send(void)
 
 		if (n <= 0) {
 			CHECK(0, "interrupted send gave %zd", n);
+			kill(pid, SIGKILL); /* it waits for bytes that will
+					       not come */
 			break;
 		}
 		sent += (size_t)n;

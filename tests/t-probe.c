@@ -317,7 +317,6 @@ static void t_stash_keyed_by_cookie(void)
 	n = reset_and_probe();
 	close(n);
 	fresh_fin_on(n);
-	/* (Call first: CHECK's arguments are evaluated in any order.) */
 	int rc = hu_probe(n, &p);
 	CHECK(rc == 0 && p.peer == HU_PEER_EOF,
 	      "probe on the reused fd: peer %d %s", p.peer,

@@ -123,9 +123,12 @@ unsigned wait_for(int fd, unsigned events, int timeout_ms)
 
 void sleep_ms(int ms)
 {
+	if (ms <= 0)
+		return;
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
-	while (nanosleep(&ts, &ts) < 0)
+	/* Resume after a signal; anything else (EINVAL) would spin. */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 

@@ -22,7 +22,7 @@ int tcp_listener(int family, int *port);
 /* poll() fd until one of `events` (POLLIN, POLLRDHUP, POLLHUP, POLLERR...)
  * is set or timeout_ms passes; returns revents (0 on timeout). */
 unsigned wait_for(int fd, unsigned events, int timeout_ms);
-/* Sleep ms milliseconds (lets loopback segments land). */
+/* Sleep ms milliseconds (lets loopback segments land); <= 0: not at all. */
 void sleep_ms(int ms);
 /* Monotonic milliseconds. */
 double now_ms(void);
