@@ -18,11 +18,6 @@
 
 #define BIG (1 << 20) /* 1 MiB: far more than loopback buffers at start */
 
-static const int families[] = {AF_INET, AF_INET6};
-#define FOR_FAMILIES(f) \
-	for (size_t f##_i = 0; f##_i < 2 && ((f = families[f##_i]), 1); f##_i++)
-#define FNAME(f) ((f) == AF_INET ? "IPv4" : "IPv6")
-
 /* The peer process: optionally wait, read everything until the end, report
  * the count and how it ended over a pipe, then close (our FIN's answer). */
 struct reader {
@@ -226,9 +221,7 @@ static void t_graceful_on_reset(void)
 	FOR_FAMILIES(f)
 	{
 		/* The reset still pending in the kernel. */
-		tcp_pair(f, &us, &peer);
-		close_rst(peer);
-		REQUIRE(wait_for(us, POLLERR, 1000), "RST");
+		us = reset_pair(f);
 		errno = 0;
 		int rc = hu_close_graceful(us, 1000, NULL);
 		CHECK(rc == HU_RESET && errno == ECONNRESET,
@@ -237,9 +230,7 @@ static void t_graceful_on_reset(void)
 		CHECK(!fd_is_open(us), "%s: fd closed", FNAME(f));
 
 		/* The reset taken by a probe (the stash). */
-		tcp_pair(f, &us, &peer);
-		close_rst(peer);
-		REQUIRE(wait_for(us, POLLERR, 1000), "RST");
+		us = reset_pair(f);
 		struct hu_probe p;
 		REQUIRE(hu_probe(us, &p) == 0 && p.status == HU_RESET, "probe");
 		rc = hu_close_graceful(us, 1000, NULL);

@@ -17,11 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const int families[] = {AF_INET, AF_INET6};
-#define FOR_FAMILIES(f) \
-	for (size_t f##_i = 0; f##_i < 2 && ((f = families[f##_i]), 1); f##_i++)
-#define FNAME(f) ((f) == AF_INET ? "IPv4" : "IPv6")
-
 static struct hu_probe probe(int fd)
 {
 	struct hu_probe p;
@@ -80,7 +75,6 @@ static void t_probe_never_blocks(void)
 static void t_probe_eof_with_unread(void)
 {
 	int f, us, peer;
-	char buf[64];
 
 	FOR_FAMILIES(f)
 	{
@@ -95,9 +89,7 @@ static void t_probe_eof_with_unread(void)
 		      FNAME(f), p.unread);
 		CHECK(p.tcp_state == TCP_CLOSE_WAIT, "%s: %s", FNAME(f),
 		      hu_tcp_state_name(p.tcp_state));
-		CHECK(hu_recv(us, buf, sizeof(buf)) == 4, "%s: data", FNAME(f));
-		CHECK(hu_recv(us, buf, sizeof(buf)) == HU_EOF, "%s: EOF",
-		      FNAME(f));
+		expect_data_then(us, "tail", HU_EOF, FNAME(f));
 		close(us);
 	}
 }
@@ -105,15 +97,13 @@ static void t_probe_eof_with_unread(void)
 /* The heart of it: probe first, and the reset is still a reset. */
 static void t_rst_after_probe(void)
 {
-	int f, us, peer;
+	int f, us;
 	char buf[64];
 
 	FOR_FAMILIES(f)
 	{
 		/* Read side: probe, probe again, then hu_recv. */
-		tcp_pair(f, &us, &peer);
-		close_rst(peer);
-		REQUIRE(wait_for(us, POLLERR, 1000), "RST");
+		us = reset_pair(f);
 		struct hu_probe p = probe(us);
 		CHECK(p.peer == HU_PEER_GONE && p.status == HU_RESET &&
 			  p.error == ECONNRESET,
@@ -132,9 +122,7 @@ static void t_rst_after_probe(void)
 		close(us);
 
 		/* Write side: probe, then hu_send. */
-		tcp_pair(f, &us, &peer);
-		close_rst(peer);
-		REQUIRE(wait_for(us, POLLERR, 1000), "RST");
+		us = reset_pair(f);
 		probe(us);
 		n = hu_send(us, "A", 1);
 		CHECK(n == HU_RESET, "%s: send after probe: %s", FNAME(f),
@@ -152,7 +140,6 @@ static void t_rst_after_probe(void)
 static void t_data_rst_after_probe(void)
 {
 	int f, us, peer;
-	char buf[64];
 
 	FOR_FAMILIES(f)
 	{
@@ -164,11 +151,7 @@ static void t_data_rst_after_probe(void)
 		CHECK(p.peer == HU_PEER_GONE && p.status == HU_RESET &&
 			  p.unread == 4,
 		      "%s: gone with 4 unread (%zu)", FNAME(f), p.unread);
-		ssize_t n = hu_recv(us, buf, sizeof(buf));
-		CHECK(n == 4, "%s: data %zd", FNAME(f), n);
-		n = hu_recv(us, buf, sizeof(buf));
-		CHECK(n == HU_RESET, "%s: then %s", FNAME(f),
-		      hu_status_name((int)n));
+		expect_data_then(us, "data", HU_RESET, FNAME(f));
 		close(us);
 	}
 }
@@ -204,7 +187,6 @@ static void t_rst_after_fin_probe(void)
 static void t_probe_unix(void)
 {
 	int us, peer;
-	char buf[64];
 
 	unix_pair(&us, &peer);
 	struct hu_probe p = probe(us);
@@ -215,8 +197,7 @@ static void t_probe_unix(void)
 	close(peer);
 	p = probe(us);
 	CHECK(p.peer == HU_PEER_EOF && p.unread == 3, "EOF, 3 unread");
-	CHECK(hu_recv(us, buf, sizeof(buf)) == 3, "data");
-	CHECK(hu_recv(us, buf, sizeof(buf)) == HU_EOF, "EOF");
+	expect_data_then(us, "abc", HU_EOF, "unix");
 	close(us);
 
 	/* Closed with our data unread: ECONNRESET, kept across a probe. */
@@ -227,9 +208,8 @@ static void t_probe_unix(void)
 	p = probe(us);
 	CHECK(p.peer == HU_PEER_GONE && p.status == HU_RESET && p.unread == 3,
 	      "unix reset: peer %d %s", p.peer, hu_status_name(p.status));
-	CHECK(hu_recv(us, buf, sizeof(buf)) == 3, "data first");
-	ssize_t n = hu_recv(us, buf, sizeof(buf));
-	CHECK(n == HU_RESET, "then %s, not EOF", hu_status_name((int)n));
+	/* Our queued data first, then the reset, not an EOF. */
+	expect_data_then(us, "xyz", HU_RESET, "unix reset");
 	close(us);
 }
 
@@ -272,11 +252,9 @@ static void t_probe_listener(void)
  */
 static int reset_and_probe(void)
 {
-	int us, peer;
+	int us;
 
-	tcp_pair(AF_INET, &us, &peer);
-	close_rst(peer);
-	REQUIRE(wait_for(us, POLLERR, 1000), "RST");
+	us = reset_pair(AF_INET);
 	struct hu_probe p = probe(us);
 	REQUIRE(p.status == HU_RESET, "probed reset");
 	return us;

@@ -84,6 +84,16 @@ void tcp_pair(int family, int *client, int *server)
 	close(lfd);
 }
 
+int reset_pair(int family)
+{
+	int us, peer;
+
+	tcp_pair(family, &us, &peer);
+	close_rst(peer);
+	REQUIRE(wait_for(us, POLLERR, 2000) != 0, "no RST arrived");
+	return us;
+}
+
 void unix_pair(int *a, int *b)
 {
 	int sv[2];
@@ -148,6 +158,11 @@ void close_rst(int fd)
 	close(fd);
 }
 
+void close_fin(int fd)
+{
+	close(fd);
+}
+
 int fd_is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) != -1;
@@ -201,6 +216,21 @@ size_t recv_all(int fd, int *end)
 		total += (size_t)n;
 	*end = (int)n;
 	return total;
+}
+
+void expect_data_then(int fd, const char *data, int end, const char *what)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (data != NULL) {
+		n = hu_recv(fd, buf, sizeof(buf));
+		CHECK(n == (ssize_t)strlen(data) && memcmp(buf, data, n) == 0,
+		      "%s: hu_recv gave %zd, want '%s'", what, n, data);
+	}
+	n = hu_recv(fd, buf, sizeof(buf));
+	CHECK(n == end, "%s: then %s, want %s", what, hu_status_name((int)n),
+	      hu_status_name(end));
 }
 
 int spawn(void (*fn)(void *arg), void *arg)
