@@ -409,13 +409,14 @@ void sc_abortive_close_hangup(struct lab *L)
 /* The peer is a forked process that holds the accepted socket and waits. */
 static pid_t peer_child(struct lab *L, int us, int *peer)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		/* Alarms are not inherited: if the scenario process itself
-		 * dies before the SIGKILL, this one still ends by itself. */
+		/* If the scenario process itself dies before the SIGKILL, this
+		 * one goes with it (and the alarm is a second net). */
+		lab_die_with_parent(parent);
 		alarm(60);
 		close(us);
 		for (int i = 0; i < 600; i++)
@@ -555,13 +556,14 @@ void sc_myth_send_einprogress(struct lab *L)
 void sc_unread_close_graceful(struct lab *L)
 {
 	int us, peer, st;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (pair(L, &us, &peer) < 0)
 		return;
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		lab_die_with_parent(parent);
 		/* The peer, a well-behaved server: reply, read until EOF,
 		 * close. */
 		char buf[64];

@@ -207,7 +207,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 {
 	char call[80];
 	struct lab_step *s;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	int st = 0;
 
 	snprintf(call, sizeof(call), "write(\"%s\") in a child, no NOSIGNAL",
@@ -216,6 +216,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		lab_die_with_parent(parent);
 		signal(SIGPIPE, SIG_DFL);
 		ssize_t n = write(fd, data, strlen(data));
 		_exit(n >= 0 ? (int)(n & 0x7f) : 128 + (errno & 0x7f));

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define LAB_MAX_STEPS 40
 #define LAB_MAX_PKTS 100
@@ -109,6 +110,8 @@ struct lab {
 
 /* ---- running a scenario (lab-step.c) ---- */
 void lab_run_one(int index, int want_capture, struct lab_result *r);
+/* In a freshly forked child of `parent`: die (SIGKILL) when it does. */
+void lab_die_with_parent(pid_t parent);
 int lab_may_capture(char *why, size_t size);
 
 /* ---- fixtures ---- */
