@@ -58,6 +58,13 @@ static void errno_text(const struct lab_step *s, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+static int widest(int w, const char *s)
+{
+	int n = (int)strlen(s);
+
+	return n > w ? n : w;
+}
+
 void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
@@ -65,6 +72,25 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 			 : r->verdict == LAB_FAIL ? C_RED
 						  : C_YELLOW;
 	int col = o->color;
+	/* Columns as wide as their widest cell in this scenario, so that one
+	 * long result does not push the rest of its row out of line. */
+	int wa = 5, wc = 4, wr = 3, we = 5, wv = 5, ws = 5;
+
+	for (int i = 0; i < r->nsteps; i++) {
+		const struct lab_step *s = &r->steps[i];
+		char ev[48] = "", st[24], er[32];
+
+		if (s->snap)
+			lab_events_str(s->events, ev, sizeof(ev));
+		state_text(s, st, sizeof(st));
+		errno_text(s, er, sizeof(er));
+		wa = widest(wa, s->actor);
+		wc = widest(wc, s->call);
+		wr = widest(wr, s->ret);
+		we = widest(we, er);
+		wv = widest(wv, ev);
+		ws = widest(ws, st);
+	}
 
 	printf("\n%s== %s%s  %s  %s[%s]%s\n", col ? C_BOLD : "", sc->name,
 	       col ? C_OFF : "", sc->title, col ? vc : "",
@@ -74,9 +100,10 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		printf("   skipped: %s\n", r->skip);
 		return;
 	}
-	printf("   %s%3s %7s %-7s %-36s %-20s %-12s %-20s %-11s %-7s %s%s\n",
-	       col ? C_DIM : "", "#", "t(ms)", "actor", "call", "ret", "errno",
-	       "epoll", "state", "out/in", "hangup", col ? C_OFF : "");
+	printf("   %s%3s %7s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  %s%s\n",
+	       col ? C_DIM : "", "#", "t(ms)", wa, "actor", wc, "call", wr,
+	       "ret", we, "errno", wv, "epoll", ws, "state", "out/in", "hangup",
+	       col ? C_OFF : "");
 	for (int i = 0; i < r->nsteps; i++) {
 		const struct lab_step *s = &r->steps[i];
 		char ev[48], st[24], q[24], er[32];
@@ -88,13 +115,17 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		state_text(s, st, sizeof(st));
 		queues_text(s, q, sizeof(q));
 		errno_text(s, er, sizeof(er));
-		printf("   %s%3d %7.1f %-7s %-36s %-20s %-12s %-20s %-11s %-7s "
-		       "%s%s\n",
-		       s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3,
-		       s->actor, s->call, s->ret, er, ev, st, q, s->hangup,
-		       s->ok ? "" : (col ? C_OFF : ""));
+		printf(
+		    "   %s%3d %7.1f  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  "
+		    "%s%s\n",
+		    s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3, wa,
+		    s->actor, wc, s->call, wr, s->ret, we, er, wv, ev, ws, st,
+		    q, s->hangup, s->ok ? "" : (col ? C_OFF : ""));
+		if (!s->ok && s->expect[0])
+			printf("   %s%12s expected %s%s\n", col ? C_RED : "",
+			       "", s->expect, col ? C_OFF : "");
 		if (s->note[0])
-			printf("   %s%11s -> %s%s\n", col ? C_DIM : "", "",
+			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
 			       s->note, col ? C_OFF : "");
 	}
 	if (r->npkts > 0)
@@ -158,8 +189,8 @@ void lab_print_json(const struct lab_result *r)
 	for (int i = 0; i < r->nsteps; i++) {
 		const struct lab_step *s = &r->steps[i];
 
-		printf("%s{\"n\":%d,\"t_ms\":%.3f", i ? "," : "", i + 1,
-		       s->t * 1e3);
+		printf("%s{\"n\":%d,\"t_ms\":%.3f,\"t_end_ms\":%.3f",
+		       i ? "," : "", i + 1, s->t * 1e3, s->t_end * 1e3);
 		json_kv("actor", s->actor, 1);
 		json_kv("call", s->call, 1);
 		json_kv("ret", s->ret, 1);
@@ -199,8 +230,10 @@ void lab_print_json(const struct lab_result *r)
 		       p->dir == 0 ? "client->server" : "server->client",
 		       p->sport, p->dport);
 		json_kv("flags", buf, 1);
-		printf(",\"len\":%u", p->len);
+		printf(",\"len\":%u,\"seq\":%u", p->len, p->seq);
 		json_kv("data", p->len ? p->data : NULL, 1);
+		printf(",\"dropped\":%s",
+		       lab_pkt_dropped(r, i) ? "true" : "false");
 		printf("}");
 	}
 	printf("],\"mismatches\":[");

@@ -45,7 +45,7 @@ struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call)
 		s = &r->steps[r->nsteps++];
 	}
 	memset(s, 0, sizeof(*s));
-	s->t = lab_now() - L->t0;
+	s->t = s->t_end = lab_now() - L->t0;
 	snprintf(s->actor, sizeof(s->actor), "%s", who);
 	snprintf(s->call, sizeof(s->call), "%s", call);
 	s->events = -1;
@@ -98,6 +98,8 @@ void lab_snapshot(struct lab *L, struct lab_step *s)
 {
 	int fd = L->obs, ep, v;
 
+	/* Every step takes its snapshot right after its call returns. */
+	s->t_end = lab_now() - L->t0;
 	if (L->settle_ms > 0)
 		lab_sleep_ms(L->settle_ms);
 	if (fd >= 0) {

@@ -30,7 +30,8 @@ enum { LAB_PASS = 0, LAB_FAIL = 1, LAB_SKIP = 2 };
 
 /* One step of a scenario. Fixed-size strings: the record crosses a pipe. */
 struct lab_step {
-	double t;       /* seconds since the scenario started */
+	double t;       /* seconds since the scenario started, at the call */
+	double t_end;   /* ... when it returned (a blocking call: later) */
 	char actor[12]; /* "us", "peer", "client", "server", "nft", ... */
 	char call[80];  /* the call as written: recv(64), close(), ... */
 	char ret[64];   /* its result as text ("" for an observation) */
@@ -218,7 +219,9 @@ void lab_print_md(const struct lab_result *r);
 void lab_md_end(const struct lab_result *rs, int n);
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color);
 int lab_ladder_svg(const char *dir, const struct lab_result *r);
-int lab_ladder_rows(const struct lab_result *r, int *kind, int *idx, int max);
+/* Packet i was sent while nft dropped every TCP segment: captured (the tap
+ * is before netfilter) but never delivered. */
+int lab_pkt_dropped(const struct lab_result *r, int i);
 
 /* ---- the scenarios (lab-scen-*.c) ---- */
 void sc_epoll_et(struct lab *L);
