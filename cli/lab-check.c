@@ -165,6 +165,20 @@ void X(struct lab *L, long val, int err, int ev, int st)
 		 s->actor, s->call, s->expect, got);
 }
 
+void X_queues(struct lab *L, int outq, int inq)
+{
+	struct lab_step *s = lab_last(L);
+
+	if ((outq == LAB_ANY || s->outq == outq) &&
+	    (inq == LAB_ANY || s->inq == inq))
+		return;
+	s->ok = 0;
+	lab_fail(L, "step %d %s %s: expected queues %s%d/%s%d; got %d/%d",
+		 L->r->nsteps, s->actor, s->call, outq == LAB_ANY ? "any " : "",
+		 outq == LAB_ANY ? 0 : outq, inq == LAB_ANY ? "any " : "",
+		 inq == LAB_ANY ? 0 : inq, s->outq, s->inq);
+}
+
 void X_stale(struct lab *L, int err)
 {
 	struct lab_step *s = lab_last(L);

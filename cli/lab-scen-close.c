@@ -218,6 +218,13 @@ static int unread_setup(struct lab *L, int *us, int *peer)
 	N(L, "the peer never reads this");
 	S_send(L, "peer", *peer, "xyz", 0);
 	X(L, 3, 0, E_IN | E_OUT, TCP_ESTABLISHED);
+	/* Show the bytes that the close will destroy: they are in the
+	 * peer's receive queue, unread. */
+	lab_observe_fd(L, *peer, "peer");
+	S_observe(L, "the peer's receive queue holds our 3 bytes, unread");
+	X(L, ANY, ANY, E_IN | E_OUT, TCP_ESTABLISHED);
+	X_queues(L, 0, 3);
+	lab_observe_fd(L, *us, "us");
 	S_close(L, "peer", peer);
 	X(L, 0, 0, E_RST, TCP_CLOSE);
 	N(L, "unread data in its queue -> RST, not FIN; \"abc\" is destroyed");
@@ -593,4 +600,24 @@ void sc_unread_close_graceful(struct lab *L)
 	N(L, "FIN, discard the reply, wait for the peer's FIN, close");
 	waitpid(pid, &st, 0);
 	P(L, T_FIN, T_RST);
+}
+
+/*
+ * TEST ONLY (--self-test-mismatch): peer-close with expectations that are
+ * deliberately wrong -- a FIN is expected to read as ECONNRESET, and the
+ * packets to hold an RST and no FIN. It must fail; tests/t-lab.sh checks
+ * that it does, loudly, with a non-zero exit status.
+ */
+void sc_selftest_mismatch(struct lab *L)
+{
+	int us, peer;
+
+	if (pair(L, &us, &peer) < 0)
+		return;
+	S_close(L, "peer", &peer);
+	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
+	S_recv(L, "us", us, 64, 0);
+	X(L, -1, ECONNRESET, E_RSTD, TCP_CLOSE); /* wrong on purpose */
+	N(L, "TEST ONLY: this expectation is wrong on purpose");
+	P(L, T_RST, T_FIN); /* wrong on purpose */
 }

@@ -517,7 +517,15 @@ long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
 
 void S_observe(struct lab *L, const char *note)
 {
-	struct lab_step *s = lab_new_step(L, "-", "(observe)");
+	char call[32];
+	struct lab_step *s;
+
+	/* Name the socket looked at, unless it is the usual one. */
+	if (L->obs >= 0 && strcmp(L->obs_name, "us") != 0)
+		snprintf(call, sizeof(call), "(observe %s)", L->obs_name);
+	else
+		snprintf(call, sizeof(call), "(observe)");
+	s = lab_new_step(L, "-", call);
 
 	snprintf(s->note, sizeof(s->note), "%s", note);
 	lab_snapshot(L, s);

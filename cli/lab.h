@@ -92,6 +92,8 @@ struct lab_scenario {
 	int seconds; /* roughly how long it waits, for the countdown */
 };
 
+/* lab_nscenarios counts the real scenarios; lab_scenarios[lab_nscenarios]
+ * is the test-only one (--self-test-mismatch). */
 extern const struct lab_scenario lab_scenarios[];
 extern const int lab_nscenarios;
 
@@ -171,6 +173,8 @@ void S_custom(struct lab *L, const char *who, const char *call, long val,
  * `err` (0: must not have failed), shown epoll mask `ev` and TCP state `st`
  * (LAB_ANY: not checked). A mismatch fails the scenario. */
 void X(struct lab *L, long val, int err, int ev, int st);
+/* ... and its snapshot's SIOCOUTQ / SIOCINQ (LAB_ANY: not checked). */
+void X_queues(struct lab *L, int outq, int inq);
 /* Packets (when capturing): some segment has one of `must`'s flags, none
  * has one of `must_not`'s (TCP flag bits, below). */
 void P(struct lab *L, unsigned char must, unsigned char must_not);
@@ -270,5 +274,6 @@ void sc_unix_data_close(struct lab *L);
 void sc_unix_unread(struct lab *L);
 void sc_unix_half_close(struct lab *L);
 void sc_unix_sigpipe(struct lab *L);
+void sc_selftest_mismatch(struct lab *L);
 
 #endif
