@@ -255,12 +255,16 @@ int lab_enter_netns(struct lab *L)
  * namespace: both ends then look dead to each other. */
 int lab_nft_drop(struct lab *L, int on)
 {
+	struct lab_step *s;
 	int rc;
 
 	if (on && system("command -v nft >/dev/null 2>&1") != 0) {
 		lab_skip(L, "nft (nftables) is not installed");
 		return -1;
 	}
+	s = lab_new_step(L, "nft",
+			 on ? "drop all TCP at the input hook"
+			    : "delete table (stop dropping)");
 	if (on)
 		rc = system("nft -f - >/dev/null 2>&1 <<'EOF'\n"
 			    "table inet hu_lab {\n"
@@ -272,10 +276,7 @@ int lab_nft_drop(struct lab *L, int on)
 			    "EOF\n");
 	else
 		rc = system("nft delete table inet hu_lab >/dev/null 2>&1");
-	S_custom(L, "nft",
-		 on ? "drop all TCP at the input hook"
-		    : "delete table (stop dropping)",
-		 rc, rc == 0 ? "0" : "failed");
+	S_end(L, s, rc, rc == 0 ? "0" : "failed");
 	if (rc != 0)
 		lab_fail(L, "nft %s failed (status %d)", on ? "add" : "delete",
 			 rc);

@@ -394,14 +394,16 @@ void sc_abortive_close_data(struct lab *L)
 
 void sc_abortive_close_hangup(struct lab *L)
 {
+	struct lab_step *s;
 	int us, peer;
 	long rc;
 
 	if (pair(L, &us, &peer) < 0)
 		return;
+	s = lab_new_step(L, "peer", "hu_abort()");
 	rc = hu_abort(peer);
 	lab_untrack(L, peer);
-	S_custom(L, "peer", "hu_abort()", rc, rc == 0 ? "0" : "failed");
+	S_end(L, s, rc, rc == 0 ? "0" : "failed");
 	X(L, 0, ANY, E_RST, TCP_CLOSE);
 	S_hu_probe(L, us);
 	X(L, HU_RESET, 0, E_RSTD, TCP_CLOSE);
@@ -444,11 +446,13 @@ static pid_t peer_child(struct lab *L, int us, int *peer)
 
 static void kill_child(struct lab *L, pid_t pid)
 {
+	struct lab_step *s;
 	int st;
 
+	s = lab_new_step(L, "parent", "kill(child, SIGKILL); waitpid()");
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
-	S_custom(L, "parent", "kill(child, SIGKILL); waitpid()", 0, "0");
+	S_end(L, s, 0, "0");
 	N(L, "the kernel closes the dead process's socket");
 }
 

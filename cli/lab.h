@@ -168,6 +168,9 @@ long S_hu_probe(struct lab *L, int fd);
 long S_hu_liveness(struct lab *L, int fd, unsigned ms);
 void S_custom(struct lab *L, const char *who, const char *call, long val,
 	      const char *ret);
+/* A step made by hand around an action: lab_new_step() before it (so the
+ * step is stamped before the packets it causes), S_end() after. */
+void S_end(struct lab *L, struct lab_step *s, long val, const char *ret);
 
 /* The last step must have returned `val` (LAB_ANY: anything), failed with
  * `err` (0: must not have failed), shown epoll mask `ev` and TCP state `st`

@@ -38,7 +38,8 @@ struct row {
 
 static int blocked(const struct lab_step *s)
 {
-	return s->t_end - s->t >= BLOCKED_S;
+	/* nft's time is the tool starting up, not a call that waits. */
+	return s->t_end - s->t >= BLOCKED_S && strcmp(s->actor, "nft") != 0;
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -75,13 +76,24 @@ static int ladder_rows(const struct lab_result *r, struct row *rows)
 	return n;
 }
 
+/* Dropped for sure: after the drop rule's nft returned, before the
+ * delete's started (the scenarios send nothing in between). */
 int lab_pkt_dropped(const struct lab_result *r, int i)
 {
 	int drop = 0;
 
-	for (int k = 0; k < r->nsteps && r->steps[k].t <= r->pkts[i].t; k++)
-		if (strcmp(r->steps[k].actor, "nft") == 0)
-			drop = strncmp(r->steps[k].call, "drop", 4) == 0;
+	for (int k = 0; k < r->nsteps; k++) {
+		const struct lab_step *s = &r->steps[k];
+
+		if (strcmp(s->actor, "nft") != 0)
+			continue;
+		if (strncmp(s->call, "drop", 4) == 0 &&
+		    s->t_end <= r->pkts[i].t)
+			drop = 1;
+		else if (strncmp(s->call, "drop", 4) != 0 &&
+			 s->t <= r->pkts[i].t)
+			drop = 0;
+	}
 	return drop;
 }
 
