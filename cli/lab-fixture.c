@@ -131,20 +131,55 @@ int lab_tcp_socket(struct lab *L, int nonblock)
 	return lab_track(L, fd);
 }
 
-int lab_listener(struct lab *L, int backlog, unsigned short *port)
+/*
+ * Bind fd to 127.0.0.1 on a port the kernel chooses (port 0). On a machine
+ * that churns through connections, TIME-WAIT sockets can occupy every
+ * ephemeral port, and bind(port 0) then fails with EADDRINUSE although
+ * connect() still works (it may reuse a TIME-WAIT port, bind may not:
+ * inet_csk_find_open_port()). Then try random ports below the ephemeral
+ * range, where nothing autobinds.
+ */
+int lab_bind_loopback(int fd)
 {
 	struct sockaddr_in a;
+	unsigned lo = 32768;
+	FILE *f;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return 0;
+	if (errno != EADDRINUSE)
+		return -1;
+	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%u", &lo) != 1)
+			lo = 32768;
+		fclose(f);
+	}
+	if (lo <= 10000)
+		return -1;
+	srand((unsigned)getpid() ^ (unsigned)time(NULL));
+	for (int i = 0; i < 100; i++) {
+		a.sin_port =
+		    htons((unsigned short)(10000 + rand() % (lo - 10000)));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return 0;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+int lab_listener(struct lab *L, int backlog, unsigned short *port)
+{
 	int one = 1;
 	int fd = lab_tcp_socket(L, 1);
 
 	if (fd < 0)
 		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(fd, backlog) < 0) {
+	if (lab_bind_loopback(fd) < 0 || listen(fd, backlog) < 0) {
 		lab_fail(L, "bind/listen on 127.0.0.1:0: %s", lab_errno(errno));
 		return -1;
 	}

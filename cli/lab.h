@@ -122,6 +122,7 @@ int lab_track(struct lab *L, int fd);
 void lab_untrack(struct lab *L, int fd);
 int lab_tcp_pair(struct lab *L, int *client, int *server);
 int lab_listener(struct lab *L, int backlog, unsigned short *port);
+int lab_bind_loopback(int fd); /* 127.0.0.1, a free port; -1 errno */
 int lab_tcp_socket(struct lab *L, int nonblock);
 void lab_set_nonblock(int fd);
 void lab_watch_client(struct lab *L, int fd);
