@@ -307,7 +307,11 @@ void lab_md_begin(const struct lab_result *rs, int n)
 	    "`hu_probe` and `hu_recv` keep an error they take; the *through "
 	    "hangup* scenarios show that path. The packets were captured on lo "
 	    "with an AF_PACKET socket (a tap before netfilter: in the "
-	    "namespace scenarios it also sees the segments nft then drops)."
+	    "namespace scenarios it also sees the segments nft then drops, "
+	    "drawn ending in `x`). In the ladders a call that blocked "
+	    "(`epoll_wait` or `poll` with a timeout) appears twice: where it "
+	    "started (`...`) and where it returned, so the segments that "
+	    "arrived meanwhile sit between the two."
 	    "\n\n");
 	md_summary(rs, n);
 }
