@@ -150,7 +150,7 @@ int lab_bind_loopback(int fd)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
 		return 0;
-	if (errno != EADDRINUSE)
+	if (errno != EADDRINUSE && errno != EADDRNOTAVAIL)
 		return -1;
 	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 	if (f) {
@@ -180,7 +180,8 @@ int lab_listener(struct lab *L, int backlog, unsigned short *port)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (lab_bind_loopback(fd) < 0 || listen(fd, backlog) < 0) {
-		lab_fail(L, "bind/listen on 127.0.0.1:0: %s", lab_errno(errno));
+		lab_fail(L, "bind/listen on 127.0.0.1 (a free port): %s",
+			 lab_errno(errno));
 		return -1;
 	}
 	*port = local_port(fd);

@@ -130,7 +130,7 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 	}
 	if (r->npkts > 0)
 		lab_ladder_text(stdout, r, col);
-	else if (r->nocap[0] && strcmp(r->nocap, "capture off") != 0 &&
+	else if (r->nocap[0] && strcmp(r->nocap, "--no-capture") != 0 &&
 		 strstr(r->nocap, "root") == NULL)
 		printf("   (no packets: %s)\n", r->nocap);
 	printf("   rule: %s\n", sc->rule);

@@ -173,7 +173,8 @@ static int closed_port(struct lab *L, unsigned short *port)
 
 	if (fd < 0 || lab_bind_loopback(fd) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-		lab_fail(L, "bind 127.0.0.1:0 failed");
+		lab_fail(L, "bind 127.0.0.1 (a free port): %s",
+			 lab_errno(errno));
 		return -1;
 	}
 	*port = ntohs(a.sin_port);

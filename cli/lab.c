@@ -42,6 +42,9 @@ static const char lab_usage[] =
     "  --markdown    the document docs/kernel-truth.md\n"
     "  --svg DIR     write one ladder diagram per scenario, DIR/NAME.svg\n"
     "  --no-capture  do not capture packets\n\n"
+    "Colour only when stdout is a terminal and NO_COLOR is unset; a\n"
+    "progress line (and the namespace scenarios' countdown) only when\n"
+    "stderr is a terminal.\n\n"
     "Exit status: 0 every scenario behaved as expected (or was skipped),\n"
     "1 a mismatch, 2 usage.\n";
 
@@ -416,6 +419,11 @@ int cmd_lab(int argc, char **argv)
 				verdict_word(res[i].verdict));
 	}
 	wait_all(jobs, njobs, res, progress);
+	/* Say in each result (JSON, SVG) why it holds no packets. */
+	for (int i = 0; i < nall; i++)
+		if (strcmp(res[i].nocap, "capture off") == 0)
+			snprintf(res[i].nocap, sizeof(res[i].nocap), "%s",
+				 why[0] ? why : "--no-capture");
 	for (int i = 0; i < nall; i++)
 		res[i].index = sel[i] ? i : -1;
 	if (o.markdown)
