@@ -137,14 +137,20 @@ int lab_tcp_socket(struct lab *L, int nonblock)
  * ephemeral port, and bind(port 0) then fails with EADDRINUSE although
  * connect() still works (it may reuse a TIME-WAIT port, bind may not:
  * inet_csk_find_open_port()). Then try random ports below the ephemeral
- * range, where nothing autobinds.
+ * range. SO_REUSEADDR is what lets a bind share a port with TIME-WAIT
+ * sockets (inet_bind_conflict()); measured here while another job kept
+ * 70k sockets in TIME-WAIT: 0 of 200 random ports bound without it, 200 of
+ * 200 with it. It does not make a port listen: a bound, non-listening
+ * socket still answers a SYN with RST (connect-refused).
  */
 int lab_bind_loopback(int fd)
 {
 	struct sockaddr_in a;
 	unsigned lo = 32768;
+	int one = 1;
 	FILE *f;
 
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -173,12 +179,10 @@ int lab_bind_loopback(int fd)
 
 int lab_listener(struct lab *L, int backlog, unsigned short *port)
 {
-	int one = 1;
 	int fd = lab_tcp_socket(L, 1);
 
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (lab_bind_loopback(fd) < 0 || listen(fd, backlog) < 0) {
 		lab_fail(L, "bind/listen on 127.0.0.1 (a free port): %s",
 			 lab_errno(errno));
