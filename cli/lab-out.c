@@ -58,6 +58,70 @@ static void errno_text(const struct lab_step *s, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+/* "   label text", wrapped at the terminal's width (cols 0: not). */
+static void para(const char *label, const char *text, int cols)
+{
+	int ind = 3 + (int)strlen(label), w = cols - ind - 1;
+	const char *p = text;
+
+	printf("   %s", label);
+	if (cols <= 0 || w < 30) {
+		printf("%s\n", text);
+		return;
+	}
+	while (*p) {
+		int n = (int)strlen(p);
+
+		if (n > w) {
+			n = w;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = w;
+		}
+		printf("%.*s\n", n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			printf("%*s", ind, "");
+	}
+}
+
+/* Each step on two lines: the call and its result; the snapshot. */
+static void print_compact(const struct lab_out *o, const struct lab_result *r)
+{
+	int col = o->color;
+
+	for (int i = 0; i < r->nsteps; i++) {
+		const struct lab_step *s = &r->steps[i];
+		char ev[48], st[24], q[24], er[32];
+
+		if (s->snap)
+			lab_events_str(s->events, ev, sizeof(ev));
+		else
+			ev[0] = '\0';
+		state_text(s, st, sizeof(st));
+		queues_text(s, q, sizeof(q));
+		errno_text(s, er, sizeof(er));
+		printf("   %s%3d %7.1f  %-7s %s%s%s%s%s%s\n",
+		       s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3,
+		       s->actor, s->call, s->ret[0] ? " = " : "", s->ret,
+		       er[0] ? " " : "", er, s->ok ? "" : (col ? C_OFF : ""));
+		if (s->snap)
+			printf("   %s%12s epoll %s  %s  out/in %s%s%s%s\n",
+			       col ? C_DIM : "", "", ev, st, q,
+			       s->hangup[0] ? "  hangup " : "", s->hangup,
+			       col ? C_OFF : "");
+		if (!s->ok && s->expect[0])
+			printf("   %s%12s expected %s%s\n", col ? C_RED : "",
+			       "", s->expect, col ? C_OFF : "");
+		if (s->note[0])
+			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
+			       s->note, col ? C_OFF : "");
+	}
+}
+
 static int widest(int w, const char *s)
 {
 	int n = (int)strlen(s);
@@ -92,13 +156,23 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		ws = widest(ws, st);
 	}
 
+	/* The full table is ~150 columns; a narrower terminal gets each
+	 * step on two lines instead of wrapped rows. */
+	int compact = o->cols > 0 && 3 + 3 + 1 + 7 + 2 * 8 + wa + wc + wr + we +
+					     wv + ws + 7 + 20 >
+					 o->cols;
+
 	printf("\n%s== %s%s  %s  %s[%s]%s\n", col ? C_BOLD : "", sc->name,
 	       col ? C_OFF : "", sc->title, col ? vc : "",
 	       verdict_name(r->verdict), col ? C_OFF : "");
-	printf("   expected: %s\n", sc->expected);
+	para("expected: ", sc->expected, o->cols);
 	if (r->verdict == LAB_SKIP) {
 		printf("   skipped: %s\n", r->skip);
 		return;
+	}
+	if (compact) {
+		print_compact(o, r);
+		goto tail;
 	}
 	printf("   %s%3s %7s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  %s%s\n",
 	       col ? C_DIM : "", "#", "t(ms)", wa, "actor", wc, "call", wr,
@@ -128,12 +202,13 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
 			       s->note, col ? C_OFF : "");
 	}
+tail:
 	if (r->npkts > 0)
 		lab_ladder_text(stdout, r, col);
 	else if (r->nocap[0] && strcmp(r->nocap, "--no-capture") != 0 &&
 		 strstr(r->nocap, "root") == NULL)
 		printf("   (no packets: %s)\n", r->nocap);
-	printf("   rule: %s\n", sc->rule);
+	para("rule: ", sc->rule, o->cols);
 	for (int i = 0; i < r->nmis; i++)
 		printf("   %sMISMATCH: %s%s\n", col ? C_RED : "", r->mis[i],
 		       col ? C_OFF : "");

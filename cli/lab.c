@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -358,6 +359,12 @@ int cmd_lab(int argc, char **argv)
 	/* NO_COLOR (no-color.org): set and not empty. */
 	nc = getenv("NO_COLOR");
 	o.color = !o.json && !o.markdown && isatty(1) && !(nc && *nc);
+	if (isatty(1)) {
+		struct winsize ws;
+
+		if (ioctl(1, TIOCGWINSZ, &ws) == 0)
+			o.cols = ws.ws_col;
+	}
 	progress = isatty(2);
 	progress_on = progress;
 	signal(SIGINT, on_signal);

@@ -217,6 +217,7 @@ void lab_capture_ports(struct lab *L);
 /* ---- output (lab-out.c, ladder.c) ---- */
 struct lab_out {
 	int color;
+	int cols; /* the terminal's width, 0 when not a terminal */
 	int json, markdown;
 	const char *svgdir;
 };
