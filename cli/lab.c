@@ -429,7 +429,8 @@ int cmd_lab(int argc, char **argv)
 	/* Say in each result (JSON, SVG) why it holds no packets. */
 	for (int i = 0; i < nall; i++)
 		if (strcmp(res[i].nocap, "capture off") == 0)
-			snprintf(res[i].nocap, sizeof(res[i].nocap), "%s",
+			snprintf(res[i].nocap, sizeof(res[i].nocap), "%.*s",
+				 (int)sizeof(res[i].nocap) - 1,
 				 why[0] ? why : "--no-capture");
 	for (int i = 0; i < nall; i++)
 		res[i].index = sel[i] ? i : -1;
