@@ -389,7 +389,13 @@ struct hu_close_info {
 	unsigned long long bytes_in;    /**< bytes received and delivered */
 	unsigned long long bytes_out;   /**< bytes the kernel accepted */
 	unsigned long long undelivered; /**< bytes we wrote (buffered or sent)
-					     that the peer never acknowledged */
+					     that the peer never acknowledged:
+					     our buffer plus, on TCP, the
+					     kernel's unacknowledged bytes
+					     (SIOCOUTQ, our FIN not counted).
+					     Before an eof/local close the
+					     loop waits up to linger_ms for
+					     the ACK, so this is final */
 	unsigned long long duration_ms; /**< from creation to close */
 };
 
@@ -485,10 +491,15 @@ HU_EXPORT int hu_connect(hu_loop *loop, const char *addr,
 			 const struct hu_conn_config *cfg, hu_conn **out);
 
 /**
- * Queue `len` bytes for the peer (written at once if possible). Returns 0
- * (queued, below the high-water mark), 1 (queued, but the buffer is at or
- * above the mark: stop writing until on_drain), HU_PIPE (closing, shut down
- * or the peer is gone: nothing queued), HU_INVAL, HU_ERROR (out of memory).
+ * Queue `len` bytes for the peer: sent at once when nothing is buffered,
+ * the rest kept in order until the kernel takes it. Returns 0 (queued,
+ * below the high-water mark), 1 (queued, but the buffer is at or above the
+ * mark: stop writing until on_drain), HU_PIPE (closing, shut down or the
+ * peer is gone: nothing queued; on_close will say why), HU_INVAL, HU_ERROR
+ * (out of memory: nothing queued -- or, if part of this write had already
+ * gone out, the connection is aborted with reason "error", since the
+ * stream would have a hole). The loop never drops data: backpressure is
+ * the caller's (examples/echo-server.c pauses reading on 1).
  */
 HU_EXPORT int hu_conn_write(hu_conn *c, const void *data, size_t len);
 /** Scatter/gather hu_conn_write(). */
@@ -506,7 +517,11 @@ HU_EXPORT int hu_conn_shutdown(hu_conn *c);
  */
 HU_EXPORT void hu_conn_close(hu_conn *c, int how);
 
-/** Stop / resume reading (application-level backpressure). */
+/**
+ * Stop / resume reading (application-level backpressure). An end that
+ * comes while paused (an RST, a dead-peer timeout) is kept, and reported
+ * by on_close after the data that came before it, once reading resumes.
+ */
 HU_EXPORT void hu_conn_pause(hu_conn *c);
 HU_EXPORT void hu_conn_resume(hu_conn *c);
 
