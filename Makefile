@@ -196,8 +196,9 @@ format-check:
 # (tests/soak/soak.c says how); not part of `make check`. As root it runs
 # in a private network namespace and includes dead peers.
 SOAK_ARGS ?=
-$(BUILD)/soak: tests/soak/soak.c $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+$(BUILD)/soak: tests/soak/soak.c $(BUILD)/obj/tests/lib/tap.o $(STATIC)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/obj/tests/lib/tap.o \
+	    $(STATIC) $(LDLIBS)
 soak: $(BUILD)/soak
 	$(BUILD)/soak $(SOAK_ARGS)
 

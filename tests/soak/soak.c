@@ -26,8 +26,8 @@
  *	build/soak [--rounds N] [--conns N]      (default: 15 rounds of 8000)
  */
 #include "hangup.h"
+#include "lib/tap.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -122,21 +122,6 @@ static unsigned char prng_byte(struct prng *p)
 	p->s ^= p->s >> 7;
 	p->s ^= p->s << 17;
 	return (unsigned char)(p->s >> 32);
-}
-
-static long count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	long n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the DIR's own */
 }
 
 static long rss_kb(void)
@@ -248,7 +233,7 @@ static void s_control(hu_watch *w, unsigned ev, void *arg)
 		hu_loop_stop(loop);
 		return;
 	}
-	struct stats st = {count_fds(), rss_kb(), server_conns};
+	struct stats st = {tap_fd_count(), rss_kb(), server_conns};
 	if (write(control_fd, &st, sizeof(st)) != sizeof(st))
 		_exit(3);
 }
