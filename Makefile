@@ -7,7 +7,9 @@
 #   make bench        benchmarks (see bench/README.md)
 #
 # Every source file is found by wildcard: src/*.c is the library, cli/*.c the
-# tool, tests/t-*.c the C tests, examples/*.c one program each.
+# tool, tests/t-*.c the C tests, tests/helper/*.c small peer programs that the
+# shell tests drive (like git's test-tool; not tests themselves, so not t-*),
+# examples/*.c one program each.
 
 VERSION   := 0.1.0
 SOVERSION := 0
@@ -39,6 +41,7 @@ LIB_SRC   := $(sort $(wildcard src/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/t-*.c))
 TLIB_SRC  := $(sort $(wildcard tests/lib/*.c))
+HELP_SRC  := $(sort $(wildcard tests/helper/*.c))
 EX_SRC    := $(sort $(wildcard examples/*.c))
 SH_TESTS  := $(sort $(wildcard tests/t-*.sh))
 
@@ -46,6 +49,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TLIB_OBJ  := $(TLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HELPERS   := $(HELP_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES  := $(EX_SRC:examples/%.c=$(BUILD)/%)
 
 STATIC    := $(BUILD)/libhangup.a
@@ -54,8 +58,13 @@ SONAME    := libhangup.so.$(SOVERSION)
 TOOL      := $(BUILD)/hangup
 
 .PHONY: all lib tests examples check test install uninstall clean bench \
-        format format-check soak fuzz valgrind
+        format format-check soak fuzz fuzz-smoke valgrind
 .DEFAULT_GOAL := all
+
+# Objects are built by pattern rules on the way to a program, which makes them
+# intermediate files that make deletes afterwards (and rebuilds next time).
+# Keep them all: rebuilds stay incremental and the .d files stay true.
+.SECONDARY:
 
 all: lib $(TOOL) examples tests
 
@@ -105,11 +114,17 @@ examples: $(EXAMPLES)
 $(BUILD)/%: $(BUILD)/obj/examples/%.o $(STATIC)
 	$(CC) $(SANFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
-tests: $(TESTS)
+tests: $(TESTS) $(HELPERS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $< $(TLIB_OBJ) $(STATIC) $(LDLIBS) -lm
+
+# Helpers are plain peers built on libc alone: a test of the library must not
+# use the library to play the other side.
+$(BUILD)/tests/helper/%: $(BUILD)/obj/tests/helper/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $< $(LDLIBS)
 
 # The suite: C tests and shell tests, run by prove. HU_BUILD tells the shell
 # tests where the binaries are. PROVE_JOBS may be set to run them in parallel.
@@ -121,11 +136,20 @@ test: all
 	    $(TESTS) $(SH_TESTS)
 
 # `make check`: the suite as built, then again under ASan+UBSan.
+# `make check`: the suite as built, then again under ASan+UBSan, then a
+# short run of every fuzzer when clang can build one (else it says so).
 check:
 	$(MAKE) test
 	$(MAKE) test BUILD=build/asan SAN=1 OPT=-O1
+	@if printf 'int LLVMFuzzerTestOneInput(const char *d, long n)'\
+	    '{ (void)d; (void)n; return 0; }\n' | \
+	    $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then \
+	    $(MAKE) fuzz-smoke; \
+	else echo "check: no libFuzzer ($(FUZZ_CC) -fsanitize=fuzzer): fuzz-smoke skipped"; fi
 
 # The C tests under valgrind (children too: every case runs in a fork).
+# Not into sh, nft, ip (drop_all_tcp() and others run them): they are not ours, and
+# nft's own valgrind errors would fail the case.
 VALGRIND ?= valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
 	--error-exitcode=99 --trace-children=yes \
 	--trace-children-skip='*/sh,*/bash,*/nft,*/ip,*/strace'
@@ -160,12 +184,68 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/hangup.1 $(DESTDIR)$(MANDIR)/man3/hangup.3
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h cli/*.c cli/*.h \
-               tests/*.c tests/*.h tests/lib/*.c tests/lib/*.h examples/*.c \
+               tests/*.c tests/*.h tests/lib/*.c tests/lib/*.h \
+               tests/helper/*.c examples/*.c \
                bench/*.c bench/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+# `make soak`: minutes of load that ends connections every way there is
+# (tests/soak/soak.c says how); not part of `make check`. As root it runs
+# in a private network namespace and includes dead peers.
+SOAK_ARGS ?=
+$(BUILD)/soak: tests/soak/soak.c $(BUILD)/obj/tests/lib/tap.o $(STATIC)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/obj/tests/lib/tap.o \
+	    $(STATIC) $(LDLIBS)
+soak: $(BUILD)/soak
+	$(BUILD)/soak $(SOAK_ARGS)
+
+# Fuzzing (libFuzzer, clang): every tests/fuzz/fuzz-*.c is a target,
+# linked with the library built again with coverage and ASan+UBSan.
+# `make fuzz` runs each for FUZZ_SECONDS in a scratch corpus seeded from
+# tests/fuzz/corpus/NAME, then merges what found new coverage back into
+# the committed corpus (minimized). `make fuzz-smoke` (part of `make check`
+# when clang can build a fuzzer) replays the committed corpus and runs each
+# target for FUZZ_SMOKE_SECONDS, writing nothing.
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) -Iinclude
+FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_BIN      := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/fuzz/obj/%.o)
+
+$(BUILD)/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Isrc -c -o $@ $<
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do \
+	    name=$$(basename $$t); corpus=tests/fuzz/corpus/$$name; \
+	    work=$(BUILD)/fuzz/work-$$name; mkdir -p $$corpus $$work; \
+	    echo "== $$name: $(FUZZ_SECONDS) s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=tests/fuzz/ $$work $$corpus; \
+	    $$t -merge=1 $$corpus $$work 2>&1 | tail -1; \
+	done
+
+fuzz-smoke: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do \
+	    name=$$(basename $$t); corpus=tests/fuzz/corpus/$$name; \
+	    scratch=$$(mktemp -d); \
+	    echo "fuzz-smoke: $$name: replay the corpus, then $(FUZZ_SMOKE_SECONDS) s"; \
+	    $$t -runs=0 $$corpus >$$scratch/log 2>&1 || { cat $$scratch/log; exit 1; }; \
+	    $$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -artifact_prefix=$$scratch/ \
+	        $$scratch >>$$scratch/log 2>&1 || { cat $$scratch/log; exit 1; }; \
+	    rm -rf $$scratch; \
+	done
 
 -include bench/bench.mk
 
@@ -174,4 +254,5 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) \
          $(TESTS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d) \
+         $(HELPERS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d) \
          $(EXAMPLES:$(BUILD)/%=$(BUILD)/obj/examples/%.d)

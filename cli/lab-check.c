@@ -95,14 +95,17 @@ long S_hu_liveness(struct lab *L, int fd, unsigned ms)
 	return n;
 }
 
-void S_custom(struct lab *L, const char *who, const char *call, long val,
-	      const char *ret)
+void S_end(struct lab *L, struct lab_step *s, long val, const char *ret)
 {
-	struct lab_step *s = lab_new_step(L, who, call);
-
 	s->val = val;
 	snprintf(s->ret, sizeof(s->ret), "%s", ret);
 	lab_snapshot(L, s);
+}
+
+void S_custom(struct lab *L, const char *who, const char *call, long val,
+	      const char *ret)
+{
+	S_end(L, lab_new_step(L, who, call), val, ret);
 }
 
 void N(struct lab *L, const char *fmt, ...)
@@ -165,6 +168,20 @@ void X(struct lab *L, long val, int err, int ev, int st)
 		 s->actor, s->call, s->expect, got);
 }
 
+void X_queues(struct lab *L, int outq, int inq)
+{
+	struct lab_step *s = lab_last(L);
+
+	if ((outq == LAB_ANY || s->outq == outq) &&
+	    (inq == LAB_ANY || s->inq == inq))
+		return;
+	s->ok = 0;
+	lab_fail(L, "step %d %s %s: expected queues %s%d/%s%d; got %d/%d",
+		 L->r->nsteps, s->actor, s->call, outq == LAB_ANY ? "any " : "",
+		 outq == LAB_ANY ? 0 : outq, inq == LAB_ANY ? "any " : "",
+		 inq == LAB_ANY ? 0 : inq, s->outq, s->inq);
+}
+
 void X_stale(struct lab *L, int err)
 {
 	struct lab_step *s = lab_last(L);
@@ -200,7 +217,8 @@ void P(struct lab *L, unsigned char must, unsigned char must_not)
 	lab_flags_str(must, f1, sizeof(f1));
 	lab_flags_str(must_not, f2, sizeof(f2));
 	if (must && !have)
-		lab_fail(L, "packets: expected a %s segment, saw none", f1);
+		lab_fail(L, "packets: expected a%s %s segment, saw none",
+			 f1[0] == 'R' ? "n" : "", f1);
 	if (bad)
 		lab_fail(L, "packets: expected no %s segment, saw one", f2);
 }

@@ -131,21 +131,61 @@ int lab_tcp_socket(struct lab *L, int nonblock)
 	return lab_track(L, fd);
 }
 
-int lab_listener(struct lab *L, int backlog, unsigned short *port)
+/*
+ * Bind fd to 127.0.0.1 on a port the kernel chooses (port 0). On a machine
+ * that churns through connections, TIME-WAIT sockets can occupy every
+ * ephemeral port, and bind(port 0) then fails with EADDRINUSE although
+ * connect() still works (it may reuse a TIME-WAIT port, bind may not:
+ * inet_csk_find_open_port()). Then try random ports below the ephemeral
+ * range. SO_REUSEADDR is what lets a bind share a port with TIME-WAIT
+ * sockets (inet_bind_conflict()); measured here while another job kept
+ * 70k sockets in TIME-WAIT: 0 of 200 random ports bound without it, 200 of
+ * 200 with it. It does not make a port listen: a bound, non-listening
+ * socket still answers a SYN with RST (connect-refused).
+ */
+int lab_bind_loopback(int fd)
 {
 	struct sockaddr_in a;
+	unsigned lo = 32768;
 	int one = 1;
+	FILE *f;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return 0;
+	if (errno != EADDRINUSE && errno != EADDRNOTAVAIL)
+		return -1;
+	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%u", &lo) != 1)
+			lo = 32768;
+		fclose(f);
+	}
+	if (lo <= 10000)
+		return -1;
+	srand((unsigned)getpid() ^ (unsigned)time(NULL));
+	for (int i = 0; i < 100; i++) {
+		a.sin_port =
+		    htons((unsigned short)(10000 + rand() % (lo - 10000)));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return 0;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+int lab_listener(struct lab *L, int backlog, unsigned short *port)
+{
 	int fd = lab_tcp_socket(L, 1);
 
 	if (fd < 0)
 		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(fd, backlog) < 0) {
-		lab_fail(L, "bind/listen on 127.0.0.1:0: %s", lab_errno(errno));
+	if (lab_bind_loopback(fd) < 0 || listen(fd, backlog) < 0) {
+		lab_fail(L, "bind/listen on 127.0.0.1 (a free port): %s",
+			 lab_errno(errno));
 		return -1;
 	}
 	*port = local_port(fd);
@@ -255,12 +295,16 @@ int lab_enter_netns(struct lab *L)
  * namespace: both ends then look dead to each other. */
 int lab_nft_drop(struct lab *L, int on)
 {
+	struct lab_step *s;
 	int rc;
 
 	if (on && system("command -v nft >/dev/null 2>&1") != 0) {
 		lab_skip(L, "nft (nftables) is not installed");
 		return -1;
 	}
+	s = lab_new_step(L, "nft",
+			 on ? "drop all TCP at the input hook"
+			    : "delete table (stop dropping)");
 	if (on)
 		rc = system("nft -f - >/dev/null 2>&1 <<'EOF'\n"
 			    "table inet hu_lab {\n"
@@ -272,10 +316,7 @@ int lab_nft_drop(struct lab *L, int on)
 			    "EOF\n");
 	else
 		rc = system("nft delete table inet hu_lab >/dev/null 2>&1");
-	S_custom(L, "nft",
-		 on ? "drop all TCP at the input hook"
-		    : "delete table (stop dropping)",
-		 rc, rc == 0 ? "0" : "failed");
+	S_end(L, s, rc, rc == 0 ? "0" : "failed");
 	if (rc != 0)
 		lab_fail(L, "nft %s failed (status %d)", on ? "add" : "delete",
 			 rc);

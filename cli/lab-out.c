@@ -58,25 +58,41 @@ static void errno_text(const struct lab_step *s, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
-void lab_print_text(const struct lab_out *o, const struct lab_result *r)
+/* "   label text", wrapped at the terminal's width (cols 0: not). */
+static void para(const char *label, const char *text, int cols)
 {
-	const struct lab_scenario *sc = &lab_scenarios[r->index];
-	const char *vc = r->verdict == LAB_PASS   ? C_GREEN
-			 : r->verdict == LAB_FAIL ? C_RED
-						  : C_YELLOW;
-	int col = o->color;
+	int ind = 3 + (int)strlen(label), w = cols - ind - 1;
+	const char *p = text;
 
-	printf("\n%s== %s%s  %s  %s[%s]%s\n", col ? C_BOLD : "", sc->name,
-	       col ? C_OFF : "", sc->title, col ? vc : "",
-	       verdict_name(r->verdict), col ? C_OFF : "");
-	printf("   expected: %s\n", sc->expected);
-	if (r->verdict == LAB_SKIP) {
-		printf("   skipped: %s\n", r->skip);
+	printf("   %s", label);
+	if (cols <= 0 || w < 30) {
+		printf("%s\n", text);
 		return;
 	}
-	printf("   %s%3s %7s %-7s %-36s %-20s %-12s %-20s %-11s %-7s %s%s\n",
-	       col ? C_DIM : "", "#", "t(ms)", "actor", "call", "ret", "errno",
-	       "epoll", "state", "out/in", "hangup", col ? C_OFF : "");
+	while (*p) {
+		int n = (int)strlen(p);
+
+		if (n > w) {
+			n = w;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = w;
+		}
+		printf("%.*s\n", n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			printf("%*s", ind, "");
+	}
+}
+
+/* Each step on two lines: the call and its result; the snapshot. */
+static void print_compact(const struct lab_out *o, const struct lab_result *r)
+{
+	int col = o->color;
+
 	for (int i = 0; i < r->nsteps; i++) {
 		const struct lab_step *s = &r->steps[i];
 		char ev[48], st[24], q[24], er[32];
@@ -88,21 +104,111 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		state_text(s, st, sizeof(st));
 		queues_text(s, q, sizeof(q));
 		errno_text(s, er, sizeof(er));
-		printf("   %s%3d %7.1f %-7s %-36s %-20s %-12s %-20s %-11s %-7s "
-		       "%s%s\n",
+		printf("   %s%3d %7.1f  %-7s %s%s%s%s%s%s\n",
 		       s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3,
-		       s->actor, s->call, s->ret, er, ev, st, q, s->hangup,
-		       s->ok ? "" : (col ? C_OFF : ""));
+		       s->actor, s->call, s->ret[0] ? " = " : "", s->ret,
+		       er[0] ? " " : "", er, s->ok ? "" : (col ? C_OFF : ""));
+		if (s->snap)
+			printf("   %s%12s epoll %s  %s  out/in %s%s%s%s\n",
+			       col ? C_DIM : "", "", ev, st, q,
+			       s->hangup[0] ? "  hangup " : "", s->hangup,
+			       col ? C_OFF : "");
+		if (!s->ok && s->expect[0])
+			printf("   %s%12s expected %s%s\n", col ? C_RED : "",
+			       "", s->expect, col ? C_OFF : "");
 		if (s->note[0])
-			printf("   %s%11s -> %s%s\n", col ? C_DIM : "", "",
+			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
 			       s->note, col ? C_OFF : "");
 	}
+}
+
+static int widest(int w, const char *s)
+{
+	int n = (int)strlen(s);
+
+	return n > w ? n : w;
+}
+
+void lab_print_text(const struct lab_out *o, const struct lab_result *r)
+{
+	const struct lab_scenario *sc = &lab_scenarios[r->index];
+	const char *vc = r->verdict == LAB_PASS   ? C_GREEN
+			 : r->verdict == LAB_FAIL ? C_RED
+						  : C_YELLOW;
+	int col = o->color;
+	/* Columns as wide as their widest cell in this scenario, so that one
+	 * long result does not push the rest of its row out of line. */
+	int wa = 5, wc = 4, wr = 3, we = 5, wv = 5, ws = 5;
+
+	for (int i = 0; i < r->nsteps; i++) {
+		const struct lab_step *s = &r->steps[i];
+		char ev[48] = "", st[24], er[32];
+
+		if (s->snap)
+			lab_events_str(s->events, ev, sizeof(ev));
+		state_text(s, st, sizeof(st));
+		errno_text(s, er, sizeof(er));
+		wa = widest(wa, s->actor);
+		wc = widest(wc, s->call);
+		wr = widest(wr, s->ret);
+		we = widest(we, er);
+		wv = widest(wv, ev);
+		ws = widest(ws, st);
+	}
+
+	/* The full table is ~150 columns; a narrower terminal gets each
+	 * step on two lines instead of wrapped rows. */
+	int compact = o->cols > 0 && 3 + 3 + 1 + 7 + 2 * 8 + wa + wc + wr + we +
+					     wv + ws + 7 + 20 >
+					 o->cols;
+
+	printf("\n%s== %s%s  %s  %s[%s]%s\n", col ? C_BOLD : "", sc->name,
+	       col ? C_OFF : "", sc->title, col ? vc : "",
+	       verdict_name(r->verdict), col ? C_OFF : "");
+	para("expected: ", sc->expected, o->cols);
+	if (r->verdict == LAB_SKIP) {
+		printf("   skipped: %s\n", r->skip);
+		return;
+	}
+	if (compact) {
+		print_compact(o, r);
+		goto tail;
+	}
+	printf("   %s%3s %7s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  %s%s\n",
+	       col ? C_DIM : "", "#", "t(ms)", wa, "actor", wc, "call", wr,
+	       "ret", we, "errno", wv, "epoll", ws, "state", "out/in", "hangup",
+	       col ? C_OFF : "");
+	for (int i = 0; i < r->nsteps; i++) {
+		const struct lab_step *s = &r->steps[i];
+		char ev[48], st[24], q[24], er[32];
+
+		if (s->snap)
+			lab_events_str(s->events, ev, sizeof(ev));
+		else
+			ev[0] = '\0';
+		state_text(s, st, sizeof(st));
+		queues_text(s, q, sizeof(q));
+		errno_text(s, er, sizeof(er));
+		printf(
+		    "   %s%3d %7.1f  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  "
+		    "%s%s\n",
+		    s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3, wa,
+		    s->actor, wc, s->call, wr, s->ret, we, er, wv, ev, ws, st,
+		    q, s->hangup, s->ok ? "" : (col ? C_OFF : ""));
+		if (!s->ok && s->expect[0])
+			printf("   %s%12s expected %s%s\n", col ? C_RED : "",
+			       "", s->expect, col ? C_OFF : "");
+		if (s->note[0])
+			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
+			       s->note, col ? C_OFF : "");
+	}
+tail:
 	if (r->npkts > 0)
 		lab_ladder_text(stdout, r, col);
-	else if (r->nocap[0] && strcmp(r->nocap, "capture off") != 0 &&
+	else if (r->nocap[0] && strcmp(r->nocap, "--no-capture") != 0 &&
 		 strstr(r->nocap, "root") == NULL)
 		printf("   (no packets: %s)\n", r->nocap);
-	printf("   rule: %s\n", sc->rule);
+	para("rule: ", sc->rule, o->cols);
 	for (int i = 0; i < r->nmis; i++)
 		printf("   %sMISMATCH: %s%s\n", col ? C_RED : "", r->mis[i],
 		       col ? C_OFF : "");
@@ -158,8 +264,8 @@ void lab_print_json(const struct lab_result *r)
 	for (int i = 0; i < r->nsteps; i++) {
 		const struct lab_step *s = &r->steps[i];
 
-		printf("%s{\"n\":%d,\"t_ms\":%.3f", i ? "," : "", i + 1,
-		       s->t * 1e3);
+		printf("%s{\"n\":%d,\"t_ms\":%.3f,\"t_end_ms\":%.3f",
+		       i ? "," : "", i + 1, s->t * 1e3, s->t_end * 1e3);
 		json_kv("actor", s->actor, 1);
 		json_kv("call", s->call, 1);
 		json_kv("ret", s->ret, 1);
@@ -199,8 +305,10 @@ void lab_print_json(const struct lab_result *r)
 		       p->dir == 0 ? "client->server" : "server->client",
 		       p->sport, p->dport);
 		json_kv("flags", buf, 1);
-		printf(",\"len\":%u", p->len);
+		printf(",\"len\":%u,\"seq\":%u", p->len, p->seq);
 		json_kv("data", p->len ? p->data : NULL, 1);
+		printf(",\"dropped\":%s",
+		       lab_pkt_dropped(r, i) ? "true" : "false");
 		printf("}");
 	}
 	printf("],\"mismatches\":[");
@@ -274,7 +382,11 @@ void lab_md_begin(const struct lab_result *rs, int n)
 	    "`hu_probe` and `hu_recv` keep an error they take; the *through "
 	    "hangup* scenarios show that path. The packets were captured on lo "
 	    "with an AF_PACKET socket (a tap before netfilter: in the "
-	    "namespace scenarios it also sees the segments nft then drops)."
+	    "namespace scenarios it also sees the segments nft then drops, "
+	    "drawn ending in `x`). In the ladders a call that blocked "
+	    "(`epoll_wait` or `poll` with a timeout) appears twice: where it "
+	    "started (`...`) and where it returned, so the segments that "
+	    "arrived meanwhile sit between the two."
 	    "\n\n");
 	md_summary(rs, n);
 }

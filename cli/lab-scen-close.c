@@ -218,6 +218,13 @@ static int unread_setup(struct lab *L, int *us, int *peer)
 	N(L, "the peer never reads this");
 	S_send(L, "peer", *peer, "xyz", 0);
 	X(L, 3, 0, E_IN | E_OUT, TCP_ESTABLISHED);
+	/* Show the bytes that the close will destroy: they are in the
+	 * peer's receive queue, unread. */
+	lab_observe_fd(L, *peer, "peer");
+	S_observe(L, "the peer's receive queue holds our 3 bytes, unread");
+	X(L, ANY, ANY, E_IN | E_OUT, TCP_ESTABLISHED);
+	X_queues(L, 0, 3);
+	lab_observe_fd(L, *us, "us");
 	S_close(L, "peer", peer);
 	X(L, 0, 0, E_RST, TCP_CLOSE);
 	N(L, "unread data in its queue -> RST, not FIN; \"abc\" is destroyed");
@@ -387,14 +394,16 @@ void sc_abortive_close_data(struct lab *L)
 
 void sc_abortive_close_hangup(struct lab *L)
 {
+	struct lab_step *s;
 	int us, peer;
 	long rc;
 
 	if (pair(L, &us, &peer) < 0)
 		return;
+	s = lab_new_step(L, "peer", "hu_abort()");
 	rc = hu_abort(peer);
 	lab_untrack(L, peer);
-	S_custom(L, "peer", "hu_abort()", rc, rc == 0 ? "0" : "failed");
+	S_end(L, s, rc, rc == 0 ? "0" : "failed");
 	X(L, 0, ANY, E_RST, TCP_CLOSE);
 	S_hu_probe(L, us);
 	X(L, HU_RESET, 0, E_RSTD, TCP_CLOSE);
@@ -409,13 +418,14 @@ void sc_abortive_close_hangup(struct lab *L)
 /* The peer is a forked process that holds the accepted socket and waits. */
 static pid_t peer_child(struct lab *L, int us, int *peer)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		/* Alarms are not inherited: if the scenario process itself
-		 * dies before the SIGKILL, this one still ends by itself. */
+		/* If the scenario process itself dies before the SIGKILL, this
+		 * one goes with it (and the alarm is a second net). */
+		lab_die_with_parent(parent);
 		alarm(60);
 		close(us);
 		for (int i = 0; i < 600; i++)
@@ -436,11 +446,13 @@ static pid_t peer_child(struct lab *L, int us, int *peer)
 
 static void kill_child(struct lab *L, pid_t pid)
 {
+	struct lab_step *s;
 	int st;
 
+	s = lab_new_step(L, "parent", "kill(child, SIGKILL); waitpid()");
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
-	S_custom(L, "parent", "kill(child, SIGKILL); waitpid()", 0, "0");
+	S_end(L, s, 0, "0");
 	N(L, "the kernel closes the dead process's socket");
 }
 
@@ -555,13 +567,14 @@ void sc_myth_send_einprogress(struct lab *L)
 void sc_unread_close_graceful(struct lab *L)
 {
 	int us, peer, st;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (pair(L, &us, &peer) < 0)
 		return;
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		lab_die_with_parent(parent);
 		/* The peer, a well-behaved server: reply, read until EOF,
 		 * close. */
 		char buf[64];
@@ -591,4 +604,24 @@ void sc_unread_close_graceful(struct lab *L)
 	N(L, "FIN, discard the reply, wait for the peer's FIN, close");
 	waitpid(pid, &st, 0);
 	P(L, T_FIN, T_RST);
+}
+
+/*
+ * TEST ONLY (--self-test-mismatch): peer-close with expectations that are
+ * deliberately wrong -- a FIN is expected to read as ECONNRESET, and the
+ * packets to hold an RST and no FIN. It must fail; tests/t-lab.sh checks
+ * that it does, loudly, with a non-zero exit status.
+ */
+void sc_selftest_mismatch(struct lab *L)
+{
+	int us, peer;
+
+	if (pair(L, &us, &peer) < 0)
+		return;
+	S_close(L, "peer", &peer);
+	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
+	S_recv(L, "us", us, 64, 0);
+	X(L, -1, ECONNRESET, E_RSTD, TCP_CLOSE); /* wrong on purpose */
+	N(L, "TEST ONLY: this expectation is wrong on purpose");
+	P(L, T_RST, T_FIN); /* wrong on purpose */
 }

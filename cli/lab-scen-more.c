@@ -171,12 +171,10 @@ static int closed_port(struct lab *L, unsigned short *port)
 	socklen_t len = sizeof(a);
 	int fd = lab_tcp_socket(L, 1);
 
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	if (fd < 0 || lab_bind_loopback(fd) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-		lab_fail(L, "bind 127.0.0.1:0 failed");
+		lab_fail(L, "bind 127.0.0.1 (a free port): %s",
+			 lab_errno(errno));
 		return -1;
 	}
 	*port = ntohs(a.sin_port);

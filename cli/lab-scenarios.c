@@ -254,7 +254,19 @@ const struct lab_scenario lab_scenarios[] = {
      "EPOLLRDHUP or recv() == 0; the failure comes later as EPIPE or "
      "ECONNRESET. EINPROGRESS belongs to connect() alone.",
      sc_myth_send_einprogress, 0, 0},
+    /*
+     * TEST ONLY, and last: run by the undocumented --self-test-mismatch
+     * (tests/t-lab.sh), never listed, never in a default run, never in the
+     * document. Its expectations are deliberately wrong, so the test suite
+     * can see that a mismatch is printed plainly and makes the exit status
+     * non-zero -- without that check, a lab that never fails would pass.
+     */
+    {"self-test-mismatch", "self-test",
+     "TEST ONLY: a deliberately wrong expectation",
+     "(Deliberately wrong, to test the lab itself:) after the peer's close() "
+     "recv() fails with ECONNRESET and the packets show an RST and no FIN.",
+     "None: this scenario exists to fail.", sc_selftest_mismatch, 0, 0},
 };
 
 const int lab_nscenarios =
-    (int)(sizeof(lab_scenarios) / sizeof(lab_scenarios[0]));
+    (int)(sizeof(lab_scenarios) / sizeof(lab_scenarios[0])) - 1;

@@ -45,7 +45,7 @@ struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call)
 		s = &r->steps[r->nsteps++];
 	}
 	memset(s, 0, sizeof(*s));
-	s->t = lab_now() - L->t0;
+	s->t = s->t_end = lab_now() - L->t0;
 	snprintf(s->actor, sizeof(s->actor), "%s", who);
 	snprintf(s->call, sizeof(s->call), "%s", call);
 	s->events = -1;
@@ -98,6 +98,8 @@ void lab_snapshot(struct lab *L, struct lab_step *s)
 {
 	int fd = L->obs, ep, v;
 
+	/* Every step takes its snapshot right after its call returns. */
+	s->t_end = lab_now() - L->t0;
 	if (L->settle_ms > 0)
 		lab_sleep_ms(L->settle_ms);
 	if (fd >= 0) {
@@ -207,7 +209,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 {
 	char call[80];
 	struct lab_step *s;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	int st = 0;
 
 	snprintf(call, sizeof(call), "write(\"%s\") in a child, no NOSIGNAL",
@@ -216,6 +218,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		lab_die_with_parent(parent);
 		signal(SIGPIPE, SIG_DFL);
 		ssize_t n = write(fd, data, strlen(data));
 		_exit(n >= 0 ? (int)(n & 0x7f) : 128 + (errno & 0x7f));
@@ -514,7 +517,15 @@ long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
 
 void S_observe(struct lab *L, const char *note)
 {
-	struct lab_step *s = lab_new_step(L, "-", "(observe)");
+	char call[32];
+	struct lab_step *s;
+
+	/* Name the socket looked at, unless it is the usual one. */
+	if (L->obs >= 0 && strcmp(L->obs_name, "us") != 0)
+		snprintf(call, sizeof(call), "(observe %s)", L->obs_name);
+	else
+		snprintf(call, sizeof(call), "(observe)");
+	s = lab_new_step(L, "-", call);
 
 	snprintf(s->note, sizeof(s->note), "%s", note);
 	lab_snapshot(L, s);

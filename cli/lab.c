@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +43,9 @@ static const char lab_usage[] =
     "  --markdown    the document docs/kernel-truth.md\n"
     "  --svg DIR     write one ladder diagram per scenario, DIR/NAME.svg\n"
     "  --no-capture  do not capture packets\n\n"
+    "Colour only when stdout is a terminal and NO_COLOR is unset; a\n"
+    "progress line (and the namespace scenarios' countdown) only when\n"
+    "stderr is a terminal.\n\n"
     "Exit status: 0 every scenario behaved as expected (or was skipped),\n"
     "1 a mismatch, 2 usage.\n";
 
@@ -53,6 +58,49 @@ struct job {
 	int done;
 };
 
+/*
+ * The scenario processes still running, for the signal handler: a Ctrl-C
+ * or SIGTERM must not leave them (and the network namespaces they hold)
+ * behind. A namespace made by unshare() lives exactly as long as a process
+ * in it, so killing the process removes it. PR_SET_PDEATHSIG covers the
+ * parent being killed outright (SIGKILL) and the window between fork() and
+ * the pid landing in this table.
+ */
+#define MAX_RUNNING 64
+static volatile pid_t running[MAX_RUNNING];
+static volatile sig_atomic_t progress_on;
+
+static void track_pid(pid_t pid, int on)
+{
+	for (int i = 0; i < MAX_RUNNING; i++)
+		if (on ? running[i] == 0 : running[i] == pid) {
+			running[i] = on ? pid : 0;
+			return;
+		}
+}
+
+static void on_signal(int sig)
+{
+	for (int i = 0; i < MAX_RUNNING; i++)
+		if (running[i] > 0)
+			kill(running[i], SIGKILL);
+	if (progress_on) {
+		static const char clear[] = "\r\033[K";
+		ssize_t n = write(2, clear, sizeof(clear) - 1);
+		(void)n;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A scenario process dies with the lab: see running[] above. */
+void lab_die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+}
+
 static void list(void)
 {
 	for (int i = 0; i < lab_nscenarios; i++)
@@ -61,13 +109,15 @@ static void list(void)
 		       lab_scenarios[i].netns ? " [netns, root]" : "");
 }
 
-static int select_args(int argc, char **argv, char *sel)
+static int select_args(int argc, char **argv, char *sel, int selftest)
 {
+	memset(sel, 0, (size_t)lab_nscenarios + 1);
+	/* The test-only scenario runs alone unless names are given too. */
+	sel[lab_nscenarios] = (char)selftest;
 	if (optind >= argc) {
-		memset(sel, 1, (size_t)lab_nscenarios);
+		memset(sel, !selftest, (size_t)lab_nscenarios);
 		return 0;
 	}
-	memset(sel, 0, (size_t)lab_nscenarios);
 	for (int a = optind; a < argc; a++) {
 		int hit = 0;
 
@@ -95,6 +145,8 @@ static int start(struct job *j, int index, int capture)
 {
 	int p[2];
 
+	pid_t parent = getpid();
+
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	fflush(NULL);
@@ -110,6 +162,10 @@ static int start(struct job *j, int index, int capture)
 		size_t off = 0;
 
 		close(p[0]);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		lab_die_with_parent(parent);
 		alarm(SCENARIO_ALARM_S);
 		lab_run_one(index, capture, &r);
 		while (off < sizeof(r)) {
@@ -121,6 +177,7 @@ static int start(struct job *j, int index, int capture)
 		_exit(0);
 	}
 	close(p[1]);
+	track_pid(j->pid, 1);
 	j->index = index;
 	j->fd = p[0];
 	j->got = 0;
@@ -145,6 +202,7 @@ static void pump(struct job *j, struct lab_result *r)
 	close(j->fd);
 	j->done = 1;
 	waitpid(j->pid, &st, 0);
+	track_pid(j->pid, 0);
 	if (j->got == sizeof(*r))
 		return;
 	memset(r, 0, sizeof(*r));
@@ -162,36 +220,65 @@ static void pump(struct job *j, struct lab_result *r)
 			 WEXITSTATUS(st));
 }
 
-static void wait_all(struct job *jobs, int n, struct lab_result *res,
-		     int progress)
+/*
+ * Read whatever the background (namespace) scenarios have sent, waiting at
+ * most timeout_ms. Returns how many are still running and sets *left to the
+ * longest expected time still to go, for the countdown.
+ */
+static int pump_ready(struct job *jobs, int n, struct lab_result *res,
+		      int timeout_ms, double *left)
 {
-	for (;;) {
-		struct pollfd pf[64];
-		int map[64], np = 0;
-		double left = 0;
+	struct pollfd pf[MAX_RUNNING];
+	int map[MAX_RUNNING], np = 0;
 
-		for (int i = 0; i < n && np < 64; i++) {
-			if (jobs[i].done)
-				continue;
-			pf[np].fd = jobs[i].fd;
-			pf[np].events = POLLIN;
-			map[np++] = i;
-			if (jobs[i].deadline - lab_now() > left)
-				left = jobs[i].deadline - lab_now();
-		}
-		if (np == 0)
-			break;
-		if (progress)
-			fprintf(stderr,
-				"\r\033[K  waiting for %d namespace "
-				"scenario%s: ~%.0f s left",
-				np, np == 1 ? "" : "s", left);
-		if (poll(pf, (nfds_t)np, 250) <= 0)
+	*left = 0;
+	for (int i = 0; i < n && np < MAX_RUNNING; i++) {
+		if (jobs[i].done)
 			continue;
+		pf[np].fd = jobs[i].fd;
+		pf[np].events = POLLIN;
+		map[np++] = i;
+	}
+	if (np > 0 && poll(pf, (nfds_t)np, timeout_ms) > 0)
 		for (int k = 0; k < np; k++)
 			if (pf[k].revents)
 				pump(&jobs[map[k]], &res[jobs[map[k]].index]);
+	np = 0;
+	for (int i = 0; i < n; i++) {
+		double l = jobs[i].deadline - lab_now();
+
+		if (jobs[i].done)
+			continue;
+		np++;
+		if (l > *left)
+			*left = l;
 	}
+	return np;
+}
+
+/* The countdown of the background scenarios, as a suffix or a line. */
+static void countdown(char *buf, size_t size, int np, double left)
+{
+	if (np == 0)
+		buf[0] = '\0';
+	else
+		snprintf(buf, size,
+			 "%d namespace scenario%s running, ~%.0f s left", np,
+			 np == 1 ? "" : "s", left < 1 ? 1 : left);
+}
+
+static void wait_all(struct job *jobs, int n, struct lab_result *res,
+		     int progress)
+{
+	char cd[96];
+	double left;
+	int np;
+
+	while ((np = pump_ready(jobs, n, res, 250, &left)) > 0)
+		if (progress) {
+			countdown(cd, sizeof(cd), np, left);
+			fprintf(stderr, "\r\033[K  waiting: %s", cd);
+		}
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 }
@@ -210,11 +297,15 @@ int cmd_lab(int argc, char **argv)
 	    {"svg", required_argument, NULL, 's'},
 	    {"no-capture", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
+	    /* Undocumented, for tests/t-lab.sh only: see lab-scenarios.c. */
+	    {"self-test-mismatch", no_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct lab_out o = {0};
 	int c, do_list = 0, capture = 1, progress, failed = 0, nsel = 0;
+	int selftest = 0, nall = lab_nscenarios + 1;
 	char sel[256], why[96] = "";
+	const char *nc;
 	struct lab_result *res;
 	struct job *jobs;
 	int njobs = 0, npass = 0, nfail = 0, nskip = 0;
@@ -241,6 +332,9 @@ int cmd_lab(int argc, char **argv)
 		case 'h':
 			fputs(lab_usage, stdout);
 			return 0;
+		case 'T':
+			selftest = 1;
+			break;
 		default:
 			fputs(lab_usage, stderr);
 			return EXIT_USAGE;
@@ -255,22 +349,34 @@ int cmd_lab(int argc, char **argv)
 		list();
 		return 0;
 	}
-	if (select_args(argc, argv, sel) < 0)
+	if (select_args(argc, argv, sel, selftest) < 0)
 		return EXIT_USAGE;
 	if (o.svgdir && mkdir(o.svgdir, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "hangup lab: cannot create %s: %s\n", o.svgdir,
 			strerror(errno));
 		return EXIT_USAGE;
 	}
-	o.color = !o.json && !o.markdown && isatty(1) && !getenv("NO_COLOR");
+	/* NO_COLOR (no-color.org): set and not empty. */
+	nc = getenv("NO_COLOR");
+	o.color = !o.json && !o.markdown && isatty(1) && !(nc && *nc);
+	if (isatty(1)) {
+		struct winsize ws;
+
+		if (ioctl(1, TIOCGWINSZ, &ws) == 0)
+			o.cols = ws.ws_col;
+	}
 	progress = isatty(2);
+	progress_on = progress;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	if (capture && !lab_may_capture(why, sizeof(why))) {
 		capture = 0;
 		fprintf(stderr, "hangup lab: %s: showing the steps alone\n",
 			why);
 	}
-	res = calloc((size_t)lab_nscenarios, sizeof(*res));
-	jobs = calloc((size_t)lab_nscenarios, sizeof(*jobs));
+	res = calloc((size_t)nall, sizeof(*res));
+	jobs = calloc((size_t)nall, sizeof(*jobs));
 	if (res == NULL || jobs == NULL) {
 		free(res);
 		free(jobs);
@@ -279,7 +385,7 @@ int cmd_lab(int argc, char **argv)
 	}
 	t0 = lab_now();
 	/* The slow namespace scenarios first, in the background... */
-	for (int i = 0; i < lab_nscenarios; i++) {
+	for (int i = 0; i < nall; i++) {
 		if (!sel[i])
 			continue;
 		nsel++;
@@ -288,15 +394,22 @@ int cmd_lab(int argc, char **argv)
 			njobs++;
 	}
 	/* ...the quick ones one after another meanwhile. */
-	for (int i = 0, k = 0; i < lab_nscenarios; i++) {
+	for (int i = 0, k = 0; i < nall; i++) {
 		struct job j;
 
 		if (!sel[i] || lab_scenarios[i].netns)
 			continue;
 		k++;
-		if (progress)
-			fprintf(stderr, "\r\033[K  [%2d/%d] %s ...", k, nsel,
-				lab_scenarios[i].name);
+		if (progress) {
+			char cd[96];
+			double left;
+			int np = pump_ready(jobs, njobs, res, 0, &left);
+
+			countdown(cd, sizeof(cd), np, left);
+			fprintf(stderr, "\r\033[K  [%2d/%d] %-28s%s%s", k,
+				nsel - njobs, lab_scenarios[i].name,
+				np ? " | " : "", cd);
+		}
 		if (start(&j, i, capture) < 0) {
 			res[i].index = i;
 			res[i].verdict = LAB_FAIL;
@@ -307,15 +420,23 @@ int cmd_lab(int argc, char **argv)
 		}
 		while (!j.done)
 			pump(&j, &res[i]);
-		if (progress)
-			fprintf(stderr, " %s", verdict_word(res[i].verdict));
+		if (res[i].verdict == LAB_FAIL && progress)
+			fprintf(stderr, "\r\033[K  %s: %s\n",
+				lab_scenarios[i].name,
+				verdict_word(res[i].verdict));
 	}
 	wait_all(jobs, njobs, res, progress);
-	for (int i = 0; i < lab_nscenarios; i++)
+	/* Say in each result (JSON, SVG) why it holds no packets. */
+	for (int i = 0; i < nall; i++)
+		if (strcmp(res[i].nocap, "capture off") == 0)
+			snprintf(res[i].nocap, sizeof(res[i].nocap), "%.*s",
+				 (int)sizeof(res[i].nocap) - 1,
+				 why[0] ? why : "--no-capture");
+	for (int i = 0; i < nall; i++)
 		res[i].index = sel[i] ? i : -1;
 	if (o.markdown)
-		lab_md_begin(res, lab_nscenarios);
-	for (int i = 0; i < lab_nscenarios; i++) {
+		lab_md_begin(res, nall);
+	for (int i = 0; i < nall; i++) {
 		if (!sel[i])
 			continue;
 		if (res[i].verdict == LAB_FAIL)
@@ -337,7 +458,7 @@ int cmd_lab(int argc, char **argv)
 		}
 	}
 	if (o.markdown)
-		lab_md_end(res, lab_nscenarios);
+		lab_md_end(res, nall);
 	fprintf(o.json || o.markdown ? stderr : stdout,
 		"%d scenario%s: %d passed, %d failed, %d skipped (%.1f s)\n",
 		nsel, nsel == 1 ? "" : "s", npass, nfail, nskip,

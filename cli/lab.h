@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define LAB_MAX_STEPS 40
 #define LAB_MAX_PKTS 100
@@ -29,7 +30,8 @@ enum { LAB_PASS = 0, LAB_FAIL = 1, LAB_SKIP = 2 };
 
 /* One step of a scenario. Fixed-size strings: the record crosses a pipe. */
 struct lab_step {
-	double t;       /* seconds since the scenario started */
+	double t;       /* seconds since the scenario started, at the call */
+	double t_end;   /* ... when it returned (a blocking call: later) */
 	char actor[12]; /* "us", "peer", "client", "server", "nft", ... */
 	char call[80];  /* the call as written: recv(64), close(), ... */
 	char ret[64];   /* its result as text ("" for an observation) */
@@ -90,6 +92,8 @@ struct lab_scenario {
 	int seconds; /* roughly how long it waits, for the countdown */
 };
 
+/* lab_nscenarios counts the real scenarios; lab_scenarios[lab_nscenarios]
+ * is the test-only one (--self-test-mismatch). */
 extern const struct lab_scenario lab_scenarios[];
 extern const int lab_nscenarios;
 
@@ -109,6 +113,8 @@ struct lab {
 
 /* ---- running a scenario (lab-step.c) ---- */
 void lab_run_one(int index, int want_capture, struct lab_result *r);
+/* In a freshly forked child of `parent`: die (SIGKILL) when it does. */
+void lab_die_with_parent(pid_t parent);
 int lab_may_capture(char *why, size_t size);
 
 /* ---- fixtures ---- */
@@ -116,6 +122,7 @@ int lab_track(struct lab *L, int fd);
 void lab_untrack(struct lab *L, int fd);
 int lab_tcp_pair(struct lab *L, int *client, int *server);
 int lab_listener(struct lab *L, int backlog, unsigned short *port);
+int lab_bind_loopback(int fd); /* 127.0.0.1, a free port; -1 errno */
 int lab_tcp_socket(struct lab *L, int nonblock);
 void lab_set_nonblock(int fd);
 void lab_watch_client(struct lab *L, int fd);
@@ -162,11 +169,16 @@ long S_hu_probe(struct lab *L, int fd);
 long S_hu_liveness(struct lab *L, int fd, unsigned ms);
 void S_custom(struct lab *L, const char *who, const char *call, long val,
 	      const char *ret);
+/* A step made by hand around an action: lab_new_step() before it (so the
+ * step is stamped before the packets it causes), S_end() after. */
+void S_end(struct lab *L, struct lab_step *s, long val, const char *ret);
 
 /* The last step must have returned `val` (LAB_ANY: anything), failed with
  * `err` (0: must not have failed), shown epoll mask `ev` and TCP state `st`
  * (LAB_ANY: not checked). A mismatch fails the scenario. */
 void X(struct lab *L, long val, int err, int ev, int st);
+/* ... and its snapshot's SIOCOUTQ / SIOCINQ (LAB_ANY: not checked). */
+void X_queues(struct lab *L, int outq, int inq);
 /* Packets (when capturing): some segment has one of `must`'s flags, none
  * has one of `must_not`'s (TCP flag bits, below). */
 void P(struct lab *L, unsigned char must, unsigned char must_not);
@@ -205,6 +217,7 @@ void lab_capture_ports(struct lab *L);
 /* ---- output (lab-out.c, ladder.c) ---- */
 struct lab_out {
 	int color;
+	int cols; /* the terminal's width, 0 when not a terminal */
 	int json, markdown;
 	const char *svgdir;
 };
@@ -215,7 +228,9 @@ void lab_print_md(const struct lab_result *r);
 void lab_md_end(const struct lab_result *rs, int n);
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color);
 int lab_ladder_svg(const char *dir, const struct lab_result *r);
-int lab_ladder_rows(const struct lab_result *r, int *kind, int *idx, int max);
+/* Packet i was sent while nft dropped every TCP segment: captured (the tap
+ * is before netfilter) but never delivered. */
+int lab_pkt_dropped(const struct lab_result *r, int i);
 
 /* ---- the scenarios (lab-scen-*.c) ---- */
 void sc_epoll_et(struct lab *L);
@@ -264,5 +279,6 @@ void sc_unix_data_close(struct lab *L);
 void sc_unix_unread(struct lab *L);
 void sc_unix_half_close(struct lab *L);
 void sc_unix_sigpipe(struct lab *L);
+void sc_selftest_mismatch(struct lab *L);
 
 #endif

@@ -4,39 +4,122 @@
  * syscalls and their results beside them. As text (terminal, markdown) and
  * as SVG.
  *
- * Every row -- a segment or a step -- gets its own line of the diagram, so
- * no label can overlap another, whatever the timing.
+ * Every row -- a segment, a call, the return of a call that blocked -- gets
+ * its own line of the diagram, so no label can overlap another, whatever
+ * the timing. A call that blocked (epoll_wait with a timeout, poll, a
+ * lingering close) is drawn twice, where it started and where it returned,
+ * so the segments that arrived meanwhile sit between the two and the result
+ * is never shown before the packets that caused it.
  */
 #include "lab.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define F_FIN 0x01
 #define F_SYN 0x02
 #define F_RST 0x04
+#define F_ACK 0x10
 
-/* Merge steps and packets by time. kind[i] 0 = step, 1 = packet. Steps that
- * only observe are left out: the tables show them. */
-int lab_ladder_rows(const struct lab_result *r, int *kind, int *idx, int max)
+/* A call that took this long gets a second row at its return. */
+#define BLOCKED_S 0.002
+
+enum { ROW_CALL, ROW_PKT, ROW_RET };
+
+struct row {
+	int kind; /* ROW_* */
+	int idx;  /* into steps[] or pkts[] */
+	double t;
+};
+
+#define MAX_ROWS (2 * LAB_MAX_STEPS + LAB_MAX_PKTS)
+
+static int blocked(const struct lab_step *s)
 {
-	int s = 0, p = 0, n = 0;
+	/* nft's time is the tool starting up, not a call that waits. */
+	return s->t_end - s->t >= BLOCKED_S && strcmp(s->actor, "nft") != 0;
+}
 
-	while ((s < r->nsteps || p < r->npkts) && n < max) {
-		if (s < r->nsteps && strcmp(r->steps[s].actor, "-") == 0) {
-			s++;
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	/* At the same instant: the call, then what it sent, then its
+	 * return. */
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return x->idx - y->idx;
+}
+
+/* Steps, returns and packets, by time. Steps that only observe are left
+ * out: the tables show them. */
+static int ladder_rows(const struct lab_result *r, struct row *rows)
+{
+	int n = 0;
+
+	for (int i = 0; i < r->nsteps; i++) {
+		const struct lab_step *s = &r->steps[i];
+
+		if (strcmp(s->actor, "-") == 0)
 			continue;
-		}
-		if (p >= r->npkts ||
-		    (s < r->nsteps && r->steps[s].t <= r->pkts[p].t)) {
-			kind[n] = 0;
-			idx[n++] = s++;
-		} else {
-			kind[n] = 1;
-			idx[n++] = p++;
-		}
+		rows[n++] = (struct row){ROW_CALL, i, s->t};
+		if (blocked(s))
+			rows[n++] = (struct row){ROW_RET, i, s->t_end};
 	}
+	for (int i = 0; i < r->npkts; i++)
+		rows[n++] = (struct row){ROW_PKT, i, r->pkts[i].t};
+	qsort(rows, (size_t)n, sizeof(rows[0]), row_cmp);
+	return n;
+}
+
+/* Dropped for sure: after the drop rule's nft returned, before the
+ * delete's started (the scenarios send nothing in between). */
+int lab_pkt_dropped(const struct lab_result *r, int i)
+{
+	int drop = 0;
+
+	for (int k = 0; k < r->nsteps; k++) {
+		const struct lab_step *s = &r->steps[k];
+
+		if (strcmp(s->actor, "nft") != 0)
+			continue;
+		if (strncmp(s->call, "drop", 4) == 0 &&
+		    s->t_end <= r->pkts[i].t)
+			drop = 1;
+		else if (strncmp(s->call, "drop", 4) != 0 &&
+			 s->t <= r->pkts[i].t)
+			drop = 0;
+	}
+	return drop;
+}
+
+/* The port of the client's end of packet p. */
+static unsigned client_port(const struct lab_pkt *p)
+{
+	return p->dir == 0 ? p->sport : p->dport;
+}
+
+/* How many client ports the scenario used (a second client, or a connect()
+ * that started over on a new port), and the first of them. */
+static int client_ports(const struct lab_result *r, unsigned *first)
+{
+	unsigned seen[8];
+	int n = 0;
+
+	for (int i = 0; i < r->npkts; i++) {
+		unsigned p = client_port(&r->pkts[i]);
+		int k = 0;
+
+		while (k < n && seen[k] != p)
+			k++;
+		if (k == n && n < 8)
+			seen[n++] = p;
+	}
+	*first = n ? seen[0] : 0;
 	return n;
 }
 
@@ -44,18 +127,18 @@ int lab_ladder_rows(const struct lab_result *r, int *kind, int *idx, int max)
  * A keepalive probe is a bare ACK whose sequence number is one below what
  * the sender already sent (tcp_xmit_probe_skb(): snd_una - 1), so that the
  * peer must answer it. Tell it from a plain ACK by comparing with the
- * sender's previous segment.
+ * sender's previous segment on the same connection.
  */
 static int is_keepalive(const struct lab_result *r, int i)
 {
 	const struct lab_pkt *p = &r->pkts[i];
 
-	if (p->len != 0 || p->flags != 0x10)
+	if (p->len != 0 || p->flags != F_ACK)
 		return 0;
 	for (int j = i - 1; j >= 0; j--) {
 		const struct lab_pkt *q = &r->pkts[j];
 
-		if (q->dir != p->dir)
+		if (q->dir != p->dir || client_port(q) != client_port(p))
 			continue;
 		return p->seq + 1 == q->seq + q->len + !!(q->flags & 0x03) ||
 		       (is_keepalive(r, j) && p->seq == q->seq);
@@ -63,31 +146,105 @@ static int is_keepalive(const struct lab_result *r, int i)
 	return 0;
 }
 
-static void pkt_label(const struct lab_result *r, int i, char *buf, size_t size)
+/* The same segment again: same sender, connection, sequence number and
+ * length, carrying data, SYN or FIN (tcp_retransmit_skb()). */
+static int is_retransmission(const struct lab_result *r, int i)
 {
 	const struct lab_pkt *p = &r->pkts[i];
-	char f[32];
 
-	lab_flags_str(p->flags, f, sizeof(f));
-	if (p->len)
-		snprintf(buf, size, "%s [%u] \"%s%s\"", f, p->len, p->data,
-			 p->len > sizeof(p->data) - 1 ? ".." : "");
-	else if (is_keepalive(r, i))
-		snprintf(buf, size, "%s (keepalive probe)", f);
-	else
-		snprintf(buf, size, "%s", f);
+	if (p->len == 0 && !(p->flags & (F_SYN | F_FIN)))
+		return 0;
+	for (int j = 0; j < i; j++) {
+		const struct lab_pkt *q = &r->pkts[j];
+
+		if (q->dir == p->dir && client_port(q) == client_port(p) &&
+		    q->seq == p->seq && q->len == p->len &&
+		    (q->flags & (F_SYN | F_FIN | F_RST)) ==
+			(p->flags & (F_SYN | F_FIN | F_RST)))
+			return 1;
+	}
+	return 0;
 }
 
-static void step_label(const struct lab_step *s, char *buf, size_t size)
+/*
+ * A segment's label: flags, payload length and start, what kind of segment
+ * it is when that is not obvious, and -- when the scenario used more than
+ * one client port -- which one. At most `max` characters: the payload
+ * preview goes first, then the rest is cut.
+ */
+static void pkt_label(const struct lab_result *r, int i, char *buf, size_t size,
+		      size_t max)
 {
-	char er[40] = "";
+	const struct lab_pkt *p = &r->pkts[i];
+	char f[32], what[40] = "", port[24] = "";
+	unsigned first;
 
+	lab_flags_str(p->flags, f, sizeof(f));
+	if (is_retransmission(r, i))
+		snprintf(what, sizeof(what), " (retransmission)");
+	else if (is_keepalive(r, i))
+		snprintf(what, sizeof(what), " (keepalive probe)");
+	if (client_ports(r, &first) > 1)
+		snprintf(port, sizeof(port), " %s :%u",
+			 p->dir == 0 ? "from" : "to", client_port(p));
+	if (p->len)
+		snprintf(buf, size, "%s [%u] \"%s%s\"%s%s", f, p->len, p->data,
+			 p->len > sizeof(p->data) - 1 ? ".." : "", what, port);
+	else
+		snprintf(buf, size, "%s%s%s", f, what, port);
+	if (strlen(buf) > max && p->len)
+		snprintf(buf, size, "%s [%u]%s%s", f, p->len, what, port);
+	if (strlen(buf) > max && max >= 2 && max < size)
+		strcpy(buf + max - 2, "..");
+}
+
+static void errno_part(const struct lab_step *s, char *buf, size_t size)
+{
 	if (s->failed)
-		snprintf(er, sizeof(er), " %s", lab_errno(s->err));
+		snprintf(buf, size, " %s", lab_errno(s->err));
 	else if (s->stale)
-		snprintf(er, sizeof(er), " (stale errno %s)",
+		snprintf(buf, size, " (stale errno %s)",
 			 s->stale_after ? lab_errno(s->stale_after) : "0");
-	snprintf(buf, size, "%s: %s = %s%s", s->actor, s->call, s->ret, er);
+	else
+		buf[0] = '\0';
+}
+
+/* "actor: call = result", or for a blocked call its two halves. */
+static void step_label(const struct lab_step *s, int kind, char *buf,
+		       size_t size)
+{
+	char er[40];
+
+	errno_part(s, er, sizeof(er));
+	if (kind == ROW_RET) {
+		int fn = (int)strcspn(s->call, "(");
+		char after[32] = "";
+
+		if (strstr(s->ret, " after ") == NULL)
+			snprintf(after, sizeof(after), " after %.2f s",
+				 s->t_end - s->t);
+		snprintf(buf, size, "%s: %.*s(...) = %s%s%s", s->actor, fn,
+			 s->call, s->ret, er, after);
+	} else if (blocked(s))
+		snprintf(buf, size, "%s: %s ...", s->actor, s->call);
+	else
+		snprintf(buf, size, "%s: %s = %s%s", s->actor, s->call, s->ret,
+			 er);
+}
+
+/* The lane header: the label the scenario gave, with the port(s). */
+static void client_header(const struct lab_result *r, char *buf, size_t size)
+{
+	const char *c = r->client[0] ? r->client : "client";
+	unsigned first;
+	int n = client_ports(r, &first);
+
+	if (n == 1 && strchr(c, ':') == NULL)
+		snprintf(buf, size, "%s :%u", c, first);
+	else if (n > 1)
+		snprintf(buf, size, "%s (%d ports)", c, n);
+	else
+		snprintf(buf, size, "%s", c);
 }
 
 static const char *pkt_color(const struct lab_pkt *p, int svg)
@@ -101,50 +258,35 @@ static const char *pkt_color(const struct lab_pkt *p, int svg)
 	return svg ? "#444444" : "";
 }
 
-/*
- * In the namespace scenarios nft drops every TCP segment at the input hook.
- * The capture is a packet tap, before netfilter, so it still sees them: they
- * were sent but never reached the other socket, and are drawn as such.
- */
-static int drop_state(const struct lab_step *s, int cur)
-{
-	if (strcmp(s->actor, "nft") != 0)
-		return cur;
-	return strncmp(s->call, "drop", 4) == 0;
-}
-
-#define LANE 34 /* text arrow width */
+#define LANE 44 /* text arrow width */
 
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 {
-	int kind[LAB_MAX_STEPS + LAB_MAX_PKTS],
-	    idx[LAB_MAX_STEPS + LAB_MAX_PKTS];
-	int n = lab_ladder_rows(r, kind, idx, LAB_MAX_STEPS + LAB_MAX_PKTS);
+	struct row rows[MAX_ROWS];
+	int n = ladder_rows(r, rows);
+	char hdr[96];
 
-	int drop = 0;
-
+	client_header(r, hdr, sizeof(hdr));
 	fprintf(f, "   packets (client left, server right):\n");
-	fprintf(f, "   %9s  %-*.*s  %s\n", "t(ms)", LANE + 2, LANE + 2,
-		r->client, r->server);
+	fprintf(f, "   %9s  %-*.*s  %s\n", "t(ms)", LANE + 2, LANE + 2, hdr,
+		r->server);
 	for (int i = 0; i < n; i++) {
 		char lab[160], line[LANE + 1];
 
-		if (kind[i] == 0) {
-			const struct lab_step *s = &r->steps[idx[i]];
+		if (rows[i].kind != ROW_PKT) {
+			const struct lab_step *s = &r->steps[rows[i].idx];
 
-			drop = drop_state(s, drop);
-			step_label(s, lab, sizeof(lab));
-			fprintf(f, "   %9.1f  |%*s|  %s\n", s->t * 1e3, LANE,
-				"", lab);
+			step_label(s, rows[i].kind, lab, sizeof(lab));
+			fprintf(f, "   %9.1f  |%*s|  %s\n", rows[i].t * 1e3,
+				LANE, "", lab);
 			continue;
 		}
-		const struct lab_pkt *p = &r->pkts[idx[i]];
+		const struct lab_pkt *p = &r->pkts[rows[i].idx];
+		int drop = lab_pkt_dropped(r, rows[i].idx);
 		int len, start;
 
-		pkt_label(r, idx[i], lab, sizeof(lab));
+		pkt_label(r, rows[i].idx, lab, sizeof(lab), LANE - 6);
 		len = (int)strlen(lab);
-		if (len > LANE - 6)
-			len = LANE - 6;
 		memset(line, '-', LANE);
 		line[LANE] = '\0';
 		if (p->dir == 0)
@@ -185,43 +327,158 @@ static void xml(FILE *f, const char *s)
 	}
 }
 
-/* Which lane a step's actor belongs to: 0 client, 1 server. */
-static int lane_of(const char *actor)
+/* Where a step's actor stands: the client lane, the server lane, or -- for
+ * nft, which is neither end but the network between them -- the middle. */
+static int lane_x(const char *actor, int xc, int xs)
 {
-	return strcmp(actor, "peer") == 0 || strcmp(actor, "server") == 0;
+	if (strcmp(actor, "peer") == 0 || strcmp(actor, "server") == 0)
+		return xs;
+	if (strcmp(actor, "nft") == 0)
+		return (xc + xs) / 2;
+	return xc;
 }
 
-#define SVG_W 1260
 #define X_C 180 /* client lane */
 #define X_S 560 /* server lane */
 #define X_T 660 /* step text */
 #define ROW 28
-#define Y0 104
-#define MAXCH 80 /* step text characters that fit right of the lanes */
+#define NOTE_H 15   /* extra height of a step row with a note */
+#define CH 7.3      /* width of a 12 px DejaVu Sans Mono character */
+#define NOTE_CH 6.7 /* ... of an 11 px one */
+#define MIN_W 1000
+
+/* Text wrapped at `width` characters into lines of the SVG from y on;
+ * returns the y after the last line. With f NULL it only measures. */
+static int svg_para(FILE *f, int y, int width, const char *label,
+		    const char *text, const char *fill)
+{
+	size_t len = strlen(text), at = 0, ll = strlen(label);
+
+	while (at < len) {
+		size_t w = (size_t)width - ll, end = at + w;
+		char line[512];
+
+		if (end >= len) {
+			end = len;
+		} else {
+			size_t sp = end;
+
+			while (sp > at && text[sp] != ' ')
+				sp--;
+			if (sp > at)
+				end = sp;
+		}
+		if (end - at >= sizeof(line))
+			end = at + sizeof(line) - 1;
+		memcpy(line, text + at, end - at);
+		line[end - at] = '\0';
+		if (f) {
+			/* Continuation lines indent under the text. */
+			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
+				20 + (at ? (int)(ll * CH) : 0), y, fill);
+			if (at == 0) {
+				fprintf(f, "<tspan font-weight=\"bold\">");
+				xml(f, label);
+				fprintf(f, "</tspan>");
+			}
+			xml(f, line);
+			fprintf(f, "</text>\n");
+		}
+		y += 16;
+		at = end;
+		while (at < len && text[at] == ' ')
+			at++;
+	}
+	return y;
+}
+
+/* One arrow-and-label sample of the legend. */
+static int legend_item(FILE *f, int x, int y, const char *color, int dashed,
+		       int m, const char *what)
+{
+	fprintf(f,
+		"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+		"stroke-width=\"2\"%s%s",
+		x, y - 4, x + 36, y - 4, color,
+		dashed ? " stroke-dasharray=\"5,4\"" : "", dashed ? "/>" : "");
+	if (dashed)
+		fprintf(f,
+			"\n<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
+			"stroke-width=\"2\"/>\n",
+			x + 36, y - 8, color);
+	else
+		fprintf(f, " marker-end=\"url(#m%d)\"/>\n", m);
+	x += dashed ? 56 : 46;
+	fprintf(f, "<text x=\"%d\" y=\"%d\">", x, y);
+	xml(f, what);
+	fprintf(f, "</text>\n");
+	return x + (int)(strlen(what) * CH) + 28;
+}
 
 int lab_ladder_svg(const char *dir, const struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
-	int kind[LAB_MAX_STEPS + LAB_MAX_PKTS],
-	    idx[LAB_MAX_STEPS + LAB_MAX_PKTS];
-	int n = lab_ladder_rows(r, kind, idx, LAB_MAX_STEPS + LAB_MAX_PKTS);
-	int h = Y0 + n * ROW + 40;
-	char path[4096], lab[160];
+	struct row rows[MAX_ROWS];
+	int n = ladder_rows(r, rows);
+	int ys[MAX_ROWS], y, w = MIN_W, h, wrap, top;
+	char path[4096], lab[200], hdr[96];
 	static const char *colors[] = {"#c0392b", "#1e8449", "#1f5fbf",
 				       "#444444"};
-	int drop = 0;
+	size_t longest = 0;
 	FILE *f;
+
+	/* As wide as the longest step label, so none is cut. */
+	for (int i = 0; i < n; i++)
+		if (rows[i].kind != ROW_PKT) {
+			step_label(&r->steps[rows[i].idx], rows[i].kind, lab,
+				   sizeof(lab));
+			if (strlen(lab) > longest)
+				longest = strlen(lab);
+		}
+	if (X_T + (int)(longest * CH) + 30 > w)
+		w = X_T + (int)(longest * CH) + 30;
+	for (int i = 0; i < r->nsteps; i++) {
+		int nw =
+		    X_T + 14 + (int)(strlen(r->steps[i].note) * NOTE_CH) + 30;
+
+		if (nw > w)
+			w = nw;
+	}
+	wrap = (int)((w - 40) / CH);
 
 	snprintf(path, sizeof(path), "%s/%s.svg", dir, sc->name);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
+	/* The height is known only at the end: the header's paragraphs wrap
+	 * and rows with a note are taller. Lay out first, then draw. */
+	top = svg_para(NULL, 72, wrap, "expected: ", sc->expected, "");
+	top = svg_para(NULL, top, wrap, "rule: ", sc->rule, "");
+	for (int i = 0; i < r->nmis; i++)
+		top = svg_para(NULL, top, wrap, "MISMATCH: ", r->mis[i], "");
+	top += 14;
+	y = top + 44;
+	for (int i = 0; i < n; i++) {
+		ys[i] = y;
+		y += ROW;
+		if (rows[i].kind == ROW_CALL && r->steps[rows[i].idx].note[0] &&
+		    !blocked(&r->steps[rows[i].idx]))
+			y += NOTE_H;
+		if (rows[i].kind == ROW_RET && r->steps[rows[i].idx].note[0])
+			y += NOTE_H;
+	}
+	h = y + 70;
+
 	fprintf(f,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 		"height=\"%d\" viewBox=\"0 0 %d %d\" "
 		"font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" "
-		"font-size=\"12\">\n<defs>\n",
-		SVG_W, h, SVG_W, h);
+		"font-size=\"12\">\n<title>",
+		w, h, w, h);
+	xml(f, sc->name);
+	fprintf(f, ": ");
+	xml(f, sc->title);
+	fprintf(f, "</title>\n<defs>\n");
 	for (int i = 0; i < 4; i++)
 		fprintf(f,
 			"<marker id=\"m%d\" viewBox=\"0 0 10 10\" refX=\"10\" "
@@ -236,63 +493,110 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	xml(f, sc->name);
 	fprintf(f, ": ");
 	xml(f, sc->title);
+	fprintf(
+	    f,
+	    "</text>\n<text x=\"20\" y=\"48\" fill=\"#555\">verdict: "
+	    "<tspan font-weight=\"bold\" fill=\"%s\">%s</tspan>%s%s</text>\n",
+	    r->verdict == LAB_PASS ? "#1e8449" : "#c0392b",
+	    r->verdict == LAB_PASS ? "pass" : "FAIL",
+	    r->npkts ? "" : " -- no packets: ",
+	    r->npkts ? "" : (r->nocap[0] ? r->nocap : "none captured"));
+	y = svg_para(f, 72, wrap, "expected: ", sc->expected, "#222");
+	y = svg_para(f, y, wrap, "rule: ", sc->rule, "#1e5631");
+	for (int i = 0; i < r->nmis; i++)
+		y = svg_para(f, y, wrap, "MISMATCH: ", r->mis[i], "#c0392b");
+
+	client_header(r, hdr, sizeof(hdr));
 	fprintf(f,
-		"</text>\n<text x=\"20\" y=\"48\" fill=\"#555\">verdict: "
-		"%s%s%s</text>\n",
-		r->verdict == LAB_PASS ? "pass" : "FAIL",
-		r->npkts ? "" : " -- no packets: ",
-		r->npkts ? "" : (r->nocap[0] ? r->nocap : "none captured"));
-	fprintf(f,
-		"<text x=\"%d\" y=\"80\" text-anchor=\"middle\" "
+		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
-		X_C);
-	xml(f, r->client[0] ? r->client : "client");
+		X_C, top + 10);
+	xml(f, hdr);
 	fprintf(f,
-		"</text>\n<text x=\"%d\" y=\"80\" text-anchor=\"middle\" "
+		"</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
-		X_S);
+		X_S, top + 10);
 	xml(f, r->server[0] ? r->server : "server");
-	fprintf(f, "</text>\n<text x=\"70\" y=\"80\" text-anchor=\"end\" "
-		   "fill=\"#555\">t (ms)</text>\n");
 	fprintf(f,
-		"<text x=\"%d\" y=\"80\" fill=\"#555\">syscalls and "
+		"</text>\n<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
+		"fill=\"#555\">t (ms)</text>\n",
+		top + 10);
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" fill=\"#555\">syscalls and "
 		"results</text>\n",
-		X_T);
+		X_T, top + 10);
 	for (int x = X_C; x <= X_S; x += X_S - X_C)
 		fprintf(f,
-			"<line x1=\"%d\" y1=\"88\" x2=\"%d\" y2=\"%d\" "
+			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 			"stroke=\"#999\" stroke-width=\"2\"/>\n",
-			x, x, h - 30);
+			x, top + 18, x, h - 60);
+
+	/* A call that blocked: a bar on its lane from call to return. */
 	for (int i = 0; i < n; i++) {
-		int y = Y0 + i * ROW;
+		if (rows[i].kind != ROW_RET)
+			continue;
+		for (int k = i - 1; k >= 0; k--)
+			if (rows[k].kind == ROW_CALL &&
+			    rows[k].idx == rows[i].idx) {
+				int lx = lane_x(r->steps[rows[i].idx].actor,
+						X_C, X_S);
 
-		if (kind[i] == 0) {
-			const struct lab_step *s = &r->steps[idx[i]];
-			int lx = lane_of(s->actor) ? X_S : X_C;
+				fprintf(f,
+					"<rect x=\"%d\" y=\"%d\" width=\"8\" "
+					"height=\"%d\" fill=\"#e3e3e3\" "
+					"stroke=\"#888\"/>\n",
+					lx - 4, ys[k], ys[i] - ys[k]);
+				break;
+			}
+	}
 
-			drop = drop_state(s, drop);
-			step_label(s, lab, sizeof(lab));
-			if (strlen(lab) > MAXCH)
-				strcpy(lab + MAXCH - 2, "..");
+	for (int i = 0; i < n; i++) {
+		y = ys[i];
+		if (rows[i].kind != ROW_PKT) {
+			const struct lab_step *s = &r->steps[rows[i].idx];
+			int lx = lane_x(s->actor, X_C, X_S);
+			const char *ink = s->ok ? "#000" : "#c0392b";
+
+			step_label(s, rows[i].kind, lab, sizeof(lab));
 			fprintf(f,
 				"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
 				"fill=\"#555\">%.1f</text>\n",
-				y + 4, s->t * 1e3);
-			fprintf(f,
-				"<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
-				"fill=\"%s\"/>\n",
-				lx, y, s->ok ? "#333" : "#c0392b");
+				y + 4, rows[i].t * 1e3);
+			if (strcmp(s->actor, "nft") == 0)
+				fprintf(f,
+					"<path d=\"M%d,%d l6,6 l-6,6 l-6,-6 "
+					"z\" fill=\"#8e44ad\"/>\n",
+					lx, y - 6);
+			else
+				fprintf(f,
+					"<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
+					"fill=\"%s\" stroke=\"%s\"/>\n",
+					lx, y,
+					rows[i].kind == ROW_RET ? "white"
+					: s->ok                 ? "#333"
+								: "#c0392b",
+					s->ok ? "#333" : "#c0392b");
 			fprintf(f,
 				"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 				"stroke=\"#ccc\" stroke-dasharray=\"2,3\"/>\n",
-				lx + 6, y, X_T - 6, y);
+				lx + 8, y, X_T - 6, y);
 			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">", X_T,
-				y + 4, s->ok ? "#000" : "#c0392b");
+				y + 4, ink);
 			xml(f, lab);
 			fprintf(f, "</text>\n");
+			if (s->note[0] &&
+			    (rows[i].kind == ROW_RET || !blocked(s))) {
+				fprintf(f,
+					"<text x=\"%d\" y=\"%d\" "
+					"font-size=\"11\" fill=\"#666\" "
+					"font-style=\"italic\">",
+					X_T + 14, y + 18);
+				xml(f, s->note);
+				fprintf(f, "</text>\n");
+			}
 			continue;
 		}
-		const struct lab_pkt *p = &r->pkts[idx[i]];
+		const struct lab_pkt *p = &r->pkts[rows[i].idx];
 		const char *c = pkt_color(p, 1);
 		int m = (p->flags & F_RST)   ? 0
 			: (p->flags & F_FIN) ? 1
@@ -300,35 +604,44 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 					     : 3;
 		int x1 = p->dir == 0 ? X_C : X_S, x2 = p->dir == 0 ? X_S : X_C;
 		int xe = x2 + (p->dir == 0 ? -40 : 40), lx = (X_C + X_S) / 2;
+		int drop = lab_pkt_dropped(r, rows[i].idx);
+		char f2[32];
 
-		pkt_label(r, idx[i], lab, sizeof(lab));
+		/* The label must fit between the lanes (~52 characters). */
+		pkt_label(r, rows[i].idx, lab, sizeof(lab), drop ? 38 : 48);
+		lab_flags_str(p->flags, f2, sizeof(f2));
 		fprintf(f,
 			"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
 			"fill=\"#555\">%.1f</text>\n",
 			y + 4, p->t * 1e3);
+		/* class: direction and flags, for tests and for styling. */
 		if (drop) {
 			/* Sent, never delivered: dashed, ending in a cross
 			 * short of the other lane. */
 			lx = (x1 + xe) / 2;
 			fprintf(
 			    f,
-			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			    "<line class=\"seg %s dropped\" data-flags=\"%s\" "
+			    "x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 			    "stroke=\"%s\" stroke-width=\"1.3\" "
 			    "stroke-dasharray=\"5,4\"/>\n"
 			    "<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
 			    "stroke-width=\"2\"/>\n",
-			    x1, y - 6, xe, y + 4, c, xe - 4, y, c);
+			    p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6, xe,
+			    y + 4, c, xe - 4, y, c);
 			strncat(lab, " (dropped)",
 				sizeof(lab) - strlen(lab) - 1);
 		} else {
-			fprintf(
-			    f,
-			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			    "stroke=\"%s\" stroke-width=\"%s\" "
-			    "marker-end=\"url(#m%d)\"/>\n",
-			    x1, y - 6, x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
-			    (p->flags & (F_RST | F_FIN | F_SYN)) ? "2" : "1.3",
-			    m);
+			fprintf(f,
+				"<line class=\"seg %s\" data-flags=\"%s\" "
+				"x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+				"stroke=\"%s\" stroke-width=\"%s\" "
+				"marker-end=\"url(#m%d)\"/>\n",
+				p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6,
+				x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
+				(p->flags & (F_RST | F_FIN | F_SYN)) ? "2"
+								     : "1.3",
+				m);
 		}
 		fprintf(f,
 			"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
@@ -338,6 +651,33 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 						     : "");
 		xml(f, lab);
 		fprintf(f, "</text>\n");
+	}
+
+	/* The legend. */
+	y = h - 34;
+	{
+		int x = 20;
+
+		x = legend_item(f, x, y, colors[3], 0, 3, "SYN / ACK");
+		x = legend_item(f, x, y, colors[2], 0, 2, "data");
+		x = legend_item(f, x, y, colors[1], 0, 1, "FIN");
+		x = legend_item(f, x, y, colors[0], 0, 0, "RST");
+		legend_item(
+		    f, x, y, colors[3], 1, 3,
+		    "sent, dropped by nft (captured before the filter)");
+		fprintf(f,
+			"<circle cx=\"24\" cy=\"%d\" r=\"4\" fill=\"#333\"/>\n"
+			"<text x=\"36\" y=\"%d\">a call and its result (red: "
+			"not as expected)</text>\n"
+			"<rect x=\"400\" y=\"%d\" width=\"8\" height=\"14\" "
+			"fill=\"#e3e3e3\" stroke=\"#888\"/><circle cx=\"404\" "
+			"cy=\"%d\" r=\"4\" fill=\"white\" stroke=\"#333\"/>\n"
+			"<text x=\"416\" y=\"%d\">a call that blocked, and "
+			"its return</text>\n"
+			"<path d=\"M700,%d l6,6 l-6,6 l-6,-6 z\" "
+			"fill=\"#8e44ad\"/>\n<text x=\"712\" y=\"%d\">nft, "
+			"between the two ends</text>\n",
+			y + 18, y + 22, y + 8, y + 22, y + 22, y + 12, y + 22);
 	}
 	fprintf(f, "</svg>\n");
 	if (fclose(f) != 0)

@@ -223,23 +223,32 @@ HU_EXPORT int hu_probe(int fd, struct hu_probe *out);
  * Arm dead-peer detection on the TCP socket `fd`: a peer that vanished (host
  * crash, cable cut, partition) is reported as HU_TIMEOUT (recv/send fail with
  * ETIMEDOUT, epoll reports EPOLLERR|EPOLLHUP) within about `timeout_ms`,
- * whether the connection is idle or has unacknowledged data. A live peer is
- * never declared dead: it answers keepalive probes, and a peer that merely
- * does not read (zero window) answers window probes.
+ * whether the connection is idle or has unacknowledged data. A live idle
+ * peer is never declared dead: it answers the keepalive probes.
+ *
+ * A live peer that stops *reading* while we have data for it is another
+ * matter: its zero window is answered, but since Linux 5.11 the kernel gives
+ * up once the window stayed closed for TCP_USER_TIMEOUT (tcp_probe_timer()),
+ * so a reader stalled for longer than `timeout_ms` is reported as HU_TIMEOUT
+ * too. Choose `timeout_ms` above the longest stall a slow reader may have.
  *
  * It sets SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and
  * TCP_USER_TIMEOUT together. Keepalive counts whole seconds and needs one
  * unanswered probe before it can give up, so:
  *   T     = timeout_ms / 1000, rounded down, at least 2 (seconds)
- *   idle  = T / 2 (at least 1, at most 32767)
- *   intvl = (T - idle) / 3 (at least 1, at most 32767)
+ *   half  = T - T / 2 (T / 2 rounded up)
+ *   intvl = half / 3 (at least 1, at most 32767)
+ *   idle  = T - intvl * (half / intvl) (at most 32767)
  *   cnt   = (T - idle) / intvl (at least 1, at most 127)
- *   TCP_USER_TIMEOUT = (idle + intvl * cnt) * 1000 ms  (<= T seconds)
- * With both set the kernel drops an idle connection at the first keepalive
- * tick at which nothing was received for TCP_USER_TIMEOUT, and a busy one
- * when data stayed unacknowledged for TCP_USER_TIMEOUT counted from the
- * first retransmission -- i.e. up to one retransmission timeout (0.2-0.45 s
- * on loopback) later. Add a few tens of ms of kernel timer slack.
+ *   TCP_USER_TIMEOUT = (idle + intvl * cnt) * 1000 ms
+ * which is T seconds exactly up to T = 65533 (about 18 h) and never more
+ * than T. With the user timeout set the kernel ignores TCP_KEEPCNT: an idle
+ * connection is dropped at the first keepalive tick (idle, idle + intvl,
+ * ...) at which nothing was received for TCP_USER_TIMEOUT -- the tick at
+ * T, counted from the last segment received -- and a busy one when data
+ * stayed unacknowledged for TCP_USER_TIMEOUT counted from the first
+ * retransmission, i.e. up to one retransmission timeout (0.2-0.45 s on
+ * loopback) later. Add a few tens of ms of kernel timer slack.
  * Values below 2000 are rounded up to 2 s (idle 1 s + one probe interval).
  *
  * timeout_ms == 0 turns detection off (SO_KEEPALIVE 0, TCP_USER_TIMEOUT 0).
@@ -262,7 +271,10 @@ struct hu_report {
 	unsigned unacked;     /**< segments sent, not yet acked */
 	size_t unsent;        /**< bytes not yet acked (SIOCOUTQ) */
 	size_t unread;        /**< bytes we have not read (SIOCINQ) */
-	unsigned long long bytes_acked;    /**< bytes the peer acknowledged */
+	/** Bytes the peer acknowledged (tcpi_bytes_acked). The kernel counts
+	 * sequence space: on a connection we opened (connect) our SYN is one
+	 * more, and our FIN, once acknowledged, one more again. */
+	unsigned long long bytes_acked;
 	unsigned long long bytes_received; /**< bytes we received */
 	unsigned last_data_recv_ms;        /**< ms since data last arrived */
 	unsigned last_ack_recv_ms;         /**< ms since an ACK last arrived */
@@ -377,7 +389,13 @@ struct hu_close_info {
 	unsigned long long bytes_in;    /**< bytes received and delivered */
 	unsigned long long bytes_out;   /**< bytes the kernel accepted */
 	unsigned long long undelivered; /**< bytes we wrote (buffered or sent)
-					     that the peer never acknowledged */
+					     that the peer never acknowledged:
+					     our buffer plus, on TCP, the
+					     kernel's unacknowledged bytes
+					     (SIOCOUTQ, our FIN not counted).
+					     Before an eof/local close the
+					     loop waits up to linger_ms for
+					     the ACK, so this is final */
 	unsigned long long duration_ms; /**< from creation to close */
 };
 
@@ -473,10 +491,15 @@ HU_EXPORT int hu_connect(hu_loop *loop, const char *addr,
 			 const struct hu_conn_config *cfg, hu_conn **out);
 
 /**
- * Queue `len` bytes for the peer (written at once if possible). Returns 0
- * (queued, below the high-water mark), 1 (queued, but the buffer is at or
- * above the mark: stop writing until on_drain), HU_PIPE (closing, shut down
- * or the peer is gone: nothing queued), HU_INVAL, HU_ERROR (out of memory).
+ * Queue `len` bytes for the peer: sent at once when nothing is buffered,
+ * the rest kept in order until the kernel takes it. Returns 0 (queued,
+ * below the high-water mark), 1 (queued, but the buffer is at or above the
+ * mark: stop writing until on_drain), HU_PIPE (closing, shut down or the
+ * peer is gone: nothing queued; on_close will say why), HU_INVAL, HU_ERROR
+ * (out of memory: nothing queued -- or, if part of this write had already
+ * gone out, the connection is aborted with reason "error", since the
+ * stream would have a hole). The loop never drops data: backpressure is
+ * the caller's (examples/echo-server.c pauses reading on 1).
  */
 HU_EXPORT int hu_conn_write(hu_conn *c, const void *data, size_t len);
 /** Scatter/gather hu_conn_write(). */
@@ -494,7 +517,11 @@ HU_EXPORT int hu_conn_shutdown(hu_conn *c);
  */
 HU_EXPORT void hu_conn_close(hu_conn *c, int how);
 
-/** Stop / resume reading (application-level backpressure). */
+/**
+ * Stop / resume reading (application-level backpressure). An end that
+ * comes while paused (an RST, a dead-peer timeout) is kept, and reported
+ * by on_close after the data that came before it, once reading resumes.
+ */
 HU_EXPORT void hu_conn_pause(hu_conn *c);
 HU_EXPORT void hu_conn_resume(hu_conn *c);
 

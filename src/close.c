@@ -16,34 +16,17 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/ioctl.h> /* FIONREAD and TIOCOUTQ, behind SIOCINQ/SIOCOUTQ */
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t hu__now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static size_t queue_bytes(int fd, unsigned long req)
-{
-	int v = 0;
-
-	if (ioctl(fd, req, &v) < 0 || v < 0)
-		return 0;
-	return (size_t)v;
-}
 
 int hu__report_fill(int fd, int kind, struct hu_report *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->tcp_state = -1;
-	out->unread = queue_bytes(fd, SIOCINQ);
-	out->unsent = queue_bytes(fd, SIOCOUTQ);
+	out->unread = hu__queue_bytes(fd, SIOCINQ);
+	out->unsent = hu__queue_bytes(fd, SIOCOUTQ);
 	if (kind != HU__KIND_TCP)
 		return 0;
 
@@ -122,11 +105,32 @@ static int drain_until_fin(int fd, uint64_t deadline, int *err)
 }
 
 /*
- * After the peer's FIN: wait until the peer has acknowledged all we sent
- * (SIOCOUTQ 0, or the state machine finished), sleeping in growing steps --
- * the kernel has no readiness event for "everything acknowledged".
+ * The error the kernel holds for fd, taken with SO_ERROR (which clears it;
+ * we are about to close anyway): 0 or its status, *err its value.
  */
-static int wait_acked(int fd, uint64_t deadline)
+static int pending_error(int fd, int *err)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 ||
+	    soerr == 0)
+		return 0;
+	*err = soerr;
+	return hu__status_of(soerr);
+}
+
+/*
+ * After the peer's FIN: wait until the peer has acknowledged all we sent,
+ * our FIN included -- SIOCOUTQ (write_seq - snd_una) reaches 0, or the state
+ * machine finished (TIME_WAIT shows as CLOSE) -- sleeping in growing steps:
+ * the kernel has no readiness event for "everything acknowledged".
+ *
+ * tcpi_unacked (packets_out) is no substitute: against a zero window all
+ * that was *sent* is acknowledged while the rest waits unsent in the write
+ * queue, so it reads 0 long before the peer has our data.
+ */
+static int wait_acked(int fd, uint64_t deadline, int *err)
 {
 	long step_us = 200;
 
@@ -136,9 +140,13 @@ static int wait_acked(int fd, uint64_t deadline)
 
 		memset(&ti, 0, sizeof(ti));
 		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-			return 0;
-		if (ti.tcpi_state == HU__TCP_CLOSE || ti.tcpi_unacked == 0 ||
-		    queue_bytes(fd, SIOCOUTQ) == 0)
+			return hu__status_errno(err);
+		/* CLOSE after the peer's FIN: TIME_WAIT (all acknowledged),
+		 * or a reset that ended CLOSING/LAST_ACK early -- then the
+		 * error says so. */
+		if (ti.tcpi_state == HU__TCP_CLOSE)
+			return pending_error(fd, err);
+		if (hu__queue_bytes(fd, SIOCOUTQ) == 0)
 			return 0;
 		uint64_t left = remaining(deadline);
 		if (left == 0)
@@ -172,19 +180,15 @@ int hu_close_graceful(int fd, unsigned linger_ms, struct hu_report *out)
 
 		/* ENOTCONN: reset, timed out or never connected; a pending
 		 * error (if any) says which. */
-		int soerr = 0;
-		socklen_t len = sizeof(soerr);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 &&
-		    soerr != 0) {
-			err = soerr;
-			st = hu__status_of(soerr);
-		}
+		int pending = pending_error(fd, &err);
+		if (pending < 0)
+			st = pending;
 		result = st == HU_ERROR && err != 0 ? HU_PIPE : st;
 		goto done;
 	}
 	result = drain_until_fin(fd, deadline, &err);
 	if (result == 0 && kind == HU__KIND_TCP)
-		result = wait_acked(fd, deadline);
+		result = wait_acked(fd, deadline, &err);
 done:
 	if (out != NULL)
 		hu__report_fill(fd, kind, out);

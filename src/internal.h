@@ -62,6 +62,10 @@ int hu__stash_get(int fd, int take);
 /* Forget fd (it is being closed). */
 void hu__stash_forget(int fd);
 
+/* Bytes in a socket queue: SIOCINQ (unread) or SIOCOUTQ (not yet
+ * acknowledged); 0 if the ioctl fails. */
+size_t hu__queue_bytes(int fd, unsigned long req);
+
 /* close.c -- fill a report for a socket of a known kind. */
 int hu__report_fill(int fd, int kind, struct hu_report *out);
 
@@ -85,7 +89,7 @@ enum {
 	HU__TCP_CLOSING
 };
 
-/* Monotonic clock in milliseconds. */
+/* io.c -- monotonic clock in milliseconds. */
 uint64_t hu__now_ms(void);
 
 #endif /* HU_INTERNAL_H */

@@ -1,5 +1,7 @@
 /*
- * io.c -- stateless, SIGPIPE-safe send and receive with classified results.
+ * io.c -- stateless, SIGPIPE-safe send and receive with classified results,
+ * and the small syscall helpers the other files share (socket kind, queue
+ * sizes, the monotonic clock).
  *
  * MSG_NOSIGNAL on every send: a write to a socket whose peer is gone raises
  * SIGPIPE otherwise, on TCP (the second write after the peer's close) and on
@@ -11,7 +13,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 int hu__check_stream(int fd)
 {
@@ -148,6 +152,25 @@ ssize_t hu_sendv(int fd, const struct iovec *iov, int iovcnt)
 	if ((rc = hu__check_stream(fd)) < 0)
 		return rc;
 	return hu__sendv_raw(fd, iov, iovcnt, NULL);
+}
+
+size_t hu__queue_bytes(int fd, unsigned long req)
+{
+	int v = 0;
+
+	/* A failure (EINVAL on a listener) reads as an empty queue: the
+	 * callers report sizes, they do not decide anything on them. */
+	if (ioctl(fd, req, &v) < 0 || v < 0)
+		return 0;
+	return (size_t)v;
+}
+
+uint64_t hu__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 int hu__socket_kind(int fd)

@@ -159,6 +159,11 @@ int hu_listen(hu_loop *loop, const char *addr,
 		loop->now = hu__now_ms();
 
 	int family = a.sa.ss_family;
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&a.sa;
+	/* The socket file bind() makes (not for the abstract namespace). */
+	const char *path =
+	    family == AF_UNIX && un->sun_path[0] != '\0' ? un->sun_path : NULL;
+	int bound = 0;
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return hu__status_errno(NULL);
@@ -170,6 +175,7 @@ int hu_listen(hu_loop *loop, const char *addr,
 		goto fail_errno;
 	if (bind(fd, (struct sockaddr *)&a.sa, a.len) < 0)
 		goto fail_errno;
+	bound = 1;
 	if (listen(fd, cfg->backlog ? cfg->backlog : SOMAXCONN) < 0)
 		goto fail_errno;
 
@@ -186,15 +192,13 @@ int hu_listen(hu_loop *loop, const char *addr,
 	l->retry.fire = retry_fire;
 	l->tcp = family != AF_UNIX;
 	l->cfg = hu__cfg_new(&cfg->conn);
-	const struct sockaddr_un *un = (const struct sockaddr_un *)&a.sa;
-	if (family == AF_UNIX && un->sun_path[0] != '\0') {
-		size_t n = strlen(un->sun_path) + 1;
+	if (path != NULL) {
+		size_t n = strlen(path) + 1;
 
 		if ((l->unix_path = hu__malloc(n)) != NULL)
-			memcpy(l->unix_path, un->sun_path, n);
+			memcpy(l->unix_path, path, n);
 	}
-	if (l->cfg == NULL || (family == AF_UNIX && un->sun_path[0] != '\0' &&
-			       l->unix_path == NULL)) {
+	if (l->cfg == NULL || (path != NULL && l->unix_path == NULL)) {
 		rc = HU_ERROR;
 		err = ENOMEM;
 		goto fail_free;
@@ -205,15 +209,13 @@ int hu_listen(hu_loop *loop, const char *addr,
 	}
 	if ((rc = hu__ep_add(loop->epfd, fd, l, EPOLLIN)) < 0) {
 		untrack(loop, l);
-		err = ENOMEM;
+		err = 0; /* errno is epoll_ctl()'s */
 		goto fail_free;
 	}
 	*out = l;
 	return 0;
 
 fail_free:
-	if (l->unix_path)
-		unlink(l->unix_path);
 	hu__free(l->unix_path);
 	hu__cfg_unref(l->cfg);
 	hu__free(l);
@@ -221,6 +223,9 @@ fail_free:
 fail_errno:
 	rc = hu__status_errno(&err);
 fail:
+	/* bind() made the socket file: do not leave it behind. */
+	if (bound && path != NULL)
+		unlink(path);
 	close(fd);
 	hu__errno_set(err);
 	return rc;

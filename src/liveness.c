@@ -60,10 +60,17 @@ int hu_liveness(int fd, unsigned timeout_ms)
 	unsigned t = timeout_ms / 1000;
 	if (t < 2)
 		t = 2;
-	unsigned idle = clampu(t / 2, 1, MAX_KEEPIDLE);
-	unsigned rest = t - idle;
-	unsigned intvl = clampu(rest / 3, 1, MAX_KEEPINTVL);
-	unsigned cnt = clampu(rest / intvl, 1, MAX_KEEPCNT);
+	/* About three probes in the second half of T. With TCP_USER_TIMEOUT
+	 * set, tcp_keepalive_timer() ignores TCP_KEEPCNT and gives up at the
+	 * first tick (idle, idle + intvl, ...) at which nothing has been
+	 * received for the user timeout: idle takes the remainder of the
+	 * division so that a tick falls exactly on T. */
+	unsigned half = t - t / 2;
+	unsigned intvl = clampu(half / 3, 1, MAX_KEEPINTVL);
+	unsigned cnt = clampu(half / intvl, 1, MAX_KEEPCNT);
+	unsigned idle = clampu(t - intvl * cnt, 1, MAX_KEEPIDLE);
+	/* Past the idle clamp (T above 18 h) more probes make up for it. */
+	cnt = clampu((t - idle) / intvl, 1, MAX_KEEPCNT);
 	unsigned long long ut =
 	    ((unsigned long long)idle + (unsigned long long)intvl * cnt) * 1000;
 	if (ut > INT_MAX)

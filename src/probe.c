@@ -18,7 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/ioctl.h> /* FIONREAD and TIOCOUTQ, behind SIOCINQ/SIOCOUTQ */
 #include <sys/socket.h>
 
 static int poll_now(int fd, unsigned *revents)
@@ -36,15 +36,6 @@ static int poll_now(int fd, unsigned *revents)
 		if (st != HU__INTR)
 			return st;
 	}
-}
-
-static size_t queue_bytes(int fd, unsigned long req)
-{
-	int v = 0;
-
-	if (ioctl(fd, req, &v) < 0 || v < 0)
-		return 0;
-	return (size_t)v;
 }
 
 int hu_probe(int fd, struct hu_probe *out)
@@ -83,8 +74,8 @@ int hu_probe(int fd, struct hu_probe *out)
 	if ((rc = poll_now(fd, &ev)) < 0)
 		return rc;
 	p.events = ev;
-	p.unread = queue_bytes(fd, SIOCINQ);
-	p.unsent = queue_bytes(fd, SIOCOUTQ);
+	p.unread = hu__queue_bytes(fd, SIOCINQ);
+	p.unsent = hu__queue_bytes(fd, SIOCOUTQ);
 
 	if (ev & POLLERR) {
 		socklen_t len = sizeof(err);

@@ -8,7 +8,7 @@ build=${HU_BUILD:-$top/build}
 n=0 fail=0
 ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
 
-echo "1..6"
+echo "1..7"
 so=$(ls "$build"/libhangup.so.*.*.* 2>/dev/null | head -1)
 [ -n "$so" ] && [ -f "$build/libhangup.a" ] && [ -x "$build/hangup" ]
 ok $? "make built the static and shared libraries and the tool"
@@ -20,6 +20,15 @@ ok $? "the shared library exports only hu_ symbols${bad:+ (also: $bad)}"
 soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libhangup.so.0" ]
 ok $? "SONAME is libhangup.so.0 (got '$soname')"
+
+# errno is read in one place only (src/status.c, hu__status_errno): glibc's
+# errno is *__errno_location(), so any other object that touches it links
+# that symbol.
+readers=$(for o in "$build"/obj/src/*.o; do
+	nm -u "$o" | grep -q ' __errno_location$' && basename "$o"
+done | grep -vx 'status.o' | tr '\n' ' ')
+[ -z "$readers" ] && nm -u "$build/obj/src/status.o" | grep -q __errno_location
+ok $? "only status.o reads or writes errno${readers:+ (also: $readers)}"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

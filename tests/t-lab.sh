@@ -40,8 +40,10 @@ q() { jq -e -s "$1" "$tmp/all.json" >/dev/null 2>&1; }
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
 
+t0=$(date +%s.%N)
 "$H" lab --json >"$tmp/all.json" 2>"$tmp/all.err"
 rc=$?
+t1=$(date +%s.%N)
 ok $rc "default run exits 0 (every scenario as expected or skipped)"
 [ $rc -ne 0 ] && sed 's/^/# /' "$tmp/all.err" && jq -c \
 	'select(.verdict=="fail") | {name, mismatches}' "$tmp/all.json" |
@@ -62,6 +64,32 @@ done
 [ -z "$missing" ]
 ok $? "the scenario families are all there${missing:+ (missing:$missing)}"
 
+# The issue's twelve families and the two myths, each by its family word
+# and by the scenarios that carry its particular claims.
+families="peer-close data-then-close write-after-close half-close unread-close
+abortive-close peer-killed dead-peer connect unix epoll accept myths"
+missing=
+for f in $families; do
+	q "map(.family) | index(\"$f\") != null" || missing="$missing $f"
+done
+[ -z "$missing" ]
+ok $? "all twelve families and the myths are there${missing:+ (missing:$missing)}"
+
+q 'length == ([.[].name] | unique | length)'
+ok $? "scenario names are unique"
+q 'all(.name | test("^[a-z0-9]+(-[a-z0-9]+)*$"))'
+ok $? "scenario names are kebab-case"
+q 'all(.verdict == "pass" or .verdict == "fail" or .verdict == "skip")'
+ok $? "every scenario has a verdict"
+q 'all((.expected | length > 20) and (.rule | length > 10))'
+ok $? "every scenario states its expected behaviour and a rule"
+q 'all(has("steps") and has("packets") and has("mismatches"))'
+ok $? "every object carries steps, packets and mismatches"
+q 'map(select(.verdict != "skip")) | all(.steps | length > 0)'
+ok $? "every scenario that ran recorded steps"
+q 'any(.name == "self-test-mismatch") | not'
+ok $? "the test-only scenario is not part of a default run"
+
 q 'map(select(.verdict != "pass" and
 	    (.verdict != "skip" or .netns == false))) | length == 0'
 ok $? "every verdict is pass (skip only for namespace scenarios)"
@@ -78,6 +106,27 @@ ok $? "no mismatches reported"
 
 q '[.[].steps[] | select(.errno != null) | .ret | startswith("-1")] | all'
 ok $? "errno is shown only for calls that returned -1"
+q '[.[].steps[] | select(.ret == "-1") | .errno != null] | all'
+ok $? "every call that returned -1 shows its errno"
+q '[.[] | select(.family != "myths") | .steps[] |
+    select(has("stale_errno_after_success"))] | length == 0'
+ok $? "a stale errno after success is shown only in the myth scenarios"
+q '[.[] | select(.family == "myths") | .steps[] |
+    select(has("stale_errno_after_success")) | .errno == null] | all'
+ok $? "myth steps with a stale errno are calls that succeeded"
+q '[.[].steps[] | select(has("observed")) |
+    has("epoll") and has("state") and has("outq") and has("inq")] | all'
+ok $? "every snapshot records epoll events, TCP state and queue sizes"
+q '[.[].steps[] | select(has("observed") and .state != "LISTEN") |
+    .hangup != null] | all'
+ok $? "every snapshot of a connection records hangup's classification"
+q '[.[].steps[] | select(has("observed") | not) | .call |
+    test("^hu_close_graceful|^drop all TCP")] | all'
+ok $? "every step takes a snapshot, but for a close of the socket itself"
+q 'map(select(.name | startswith("unread-close") and
+		     (. != "unread-close-graceful")) | .steps |
+       any(.observed == "peer" and .inq == 3)) | length == 4 and all'
+ok $? "unread-close: the bytes the close destroys are shown unread"
 
 if q 'map(select(.name == "abortive-close"))[0].captured'; then
 	q 'map(select(.name == "abortive-close"))[0].packets | map(.flags) |
@@ -94,8 +143,46 @@ if q 'map(select(.name == "abortive-close"))[0].captured'; then
 	   (map(.flags | test("RST")) | index(true)) as $r |
 	   $f != null and $r != null and $f < $r'
 	ok $? "write-after-close packets: FIN first, RST after our write"
+	q 'map(select(.name == "reset-before-accept"))[0].packets |
+	   any(.dir == "client->server" and (.flags | test("RST"))) and
+	   (map(.flags) | any(test("FIN")) | not)'
+	ok $? "reset-before-accept packets: the client's RST, no FIN"
+	q 'map(select(.name == "half-close" or
+		       .name == "unread-close-graceful") | .packets |
+	   any(.dir == "client->server" and (.flags | test("FIN"))) and
+	   any(.dir == "server->client" and (.flags | test("FIN"))) and
+	   (map(.flags) | any(test("RST")) | not)) | length == 2 and all'
+	ok $? "half-close, graceful close: a FIN each way and no RST"
+	q 'map(select(.name == "peer-killed-unread"))[0].packets | map(.flags) |
+	   (any(test("RST")) and (any(test("FIN")) | not))'
+	ok $? "peer-killed-unread packets: RST, no FIN"
+	q 'map(select(.captured)) | all(.packets | length > 0 and
+	   (.[0].flags == "SYN") and all(.t_ms >= 0))'
+	ok $? "every capture starts with the scenario's own SYN"
+	q 'map(select(.captured)) | all(.packets | . == sort_by(.t_ms))'
+	ok $? "packets are in time order"
+	q 'map(select(.captured and (.name | startswith("unix")))) | length == 0'
+	ok $? "Unix-domain scenarios claim no capture"
 else
-	for i in 1 2 3 4; do skip "no packet capture (needs root)"; done
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		skip "no packet capture (needs root)"
+	done
+fi
+if [ $root -eq 1 ] && q 'map(select(.name == "dead-peer-busy"))[0].captured'
+then
+	q 'map(select(.name == "dead-peer-busy"))[0].packets |
+	   map(select(.len == 100)) | length >= 3 and all(.dropped) and
+	   (map(.seq) | unique | length == 1)'
+	ok $? "dead-peer-busy: the data is retransmitted, all dropped"
+	q 'map(select(.name == "dead-peer-idle-liveness"))[0].packets |
+	   any(.dropped and .flags == "ACK" and .len == 0)'
+	ok $? "dead-peer-idle-liveness: a keepalive probe, dropped"
+	q 'map(select(.name == "connect-in-progress"))[0].packets |
+	   map(select(.flags == "SYN")) | (.[0].dropped and
+	   (.[-1].dropped | not))'
+	ok $? "connect-in-progress: the first SYN dropped, its retransmission not"
+else
+	for i in 1 2 3; do skip "namespace packets need root"; done
 fi
 
 q 'map(select(.name == "myth-recv-eagain"))[0].steps |
@@ -111,8 +198,29 @@ q 'map(select(.name == "write-after-close-sigpipe"))[0].steps |
    any(.ret | test("SIGPIPE"))'
 ok $? "a child without MSG_NOSIGNAL dies of SIGPIPE"
 
+# A mismatch must be printed plainly and fail the run: the test-only
+# scenario (undocumented --self-test-mismatch) expects the wrong things.
+"$H" lab --self-test-mismatch >"$tmp/mis.txt" 2>&1
+rc=$?
+[ $rc -eq 1 ]
+ok $? "a mismatch makes the exit status 1 (got $rc)"
+grep -q '^   MISMATCH: step 3 us recv(64): expected -1 ECONNRESET' \
+	"$tmp/mis.txt" && grep -q '\[fail\]' "$tmp/mis.txt" &&
+	grep -q '0 passed, 1 failed' "$tmp/mis.txt"
+ok $? "a mismatch is printed plainly, with what was expected"
+"$H" lab --json --self-test-mismatch >"$tmp/mis.json" 2>/dev/null
+rc=$?
+[ $rc -eq 1 ] && jq -e '.verdict == "fail" and (.mismatches | length >= 1)
+	and any(.steps[]; .ok == false)' "$tmp/mis.json" >/dev/null
+ok $? "--json: the mismatch is in the verdict, the step and the list"
+"$H" lab --self-test-mismatch peer-close >/dev/null 2>&1
+[ $? -eq 1 ]
+ok $? "one failing scenario among passing ones still fails the run"
+
 "$H" lab --list >"$tmp/list" 2>&1
 ok $? "--list exits 0"
+! grep -q 'self-test' "$tmp/list"
+ok $? "--list does not show the test-only scenario"
 grep -q '^abortive-close ' "$tmp/list" && grep -q '^myth-recv-eagain ' \
 	"$tmp/list"
 ok $? "--list names the scenarios"
@@ -153,6 +261,24 @@ ok $wf "the SVG files are well-formed XML"
 grep -q 'marker-end' "$tmp/svg/abortive-close.svg" ||
 	[ "$(jq -r '.captured' "$tmp/one.json")" = false ]
 ok $? "the abortive-close ladder has arrows (when capturing)"
+if [ "$(jq -r '.captured' "$tmp/one.json")" = true ]; then
+	# Arrows point the right way: the server's RST runs from the right
+	# lane to the left one; there is no FIN arrow.
+	grep -o '<line class="seg s2c" data-flags="RST[^"]*" x1="[0-9]*" [^>]*' \
+		"$tmp/svg/abortive-close.svg" |
+		sed -E 's/.* x1="([0-9]+)" y1="[0-9]+" x2="([0-9]+)".*/\1 \2/' |
+		{ read -r a b && [ "$a" -gt "$b" ]; }
+	ok $? "abortive-close SVG: the RST arrow points from server to client"
+	! grep -q 'data-flags="[^"]*FIN' "$tmp/svg/abortive-close.svg"
+	ok $? "abortive-close SVG: no FIN arrow"
+else
+	skip "no packet capture (needs root)"
+	skip "no packet capture (needs root)"
+fi
+grep -q 'expected: </tspan>' "$tmp/svg/peer-close.svg" &&
+	grep -q 'rule: </tspan>' "$tmp/svg/peer-close.svg" &&
+	grep -q '<title>peer-close' "$tmp/svg/peer-close.svg"
+ok $? "an SVG carries its title, the expected behaviour and the rule"
 
 "$H" lab --markdown peer-close unix-close >"$tmp/doc.md" 2>/dev/null
 grep -q '^# Kernel truth' "$tmp/doc.md" && grep -q '^## peer-close' \
@@ -179,6 +305,28 @@ if [ $root -eq 1 ] && command -v setpriv >/dev/null 2>&1 &&
 else
 	skip "needs root and setpriv to run unprivileged"
 	skip "needs root and setpriv to run unprivileged"
+fi
+
+# The whole default run (dead-peer countdowns included) under 30 s.
+awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 30) }'
+ok $? "the default run takes under 30 s ($(awk -v a="$t0" -v b="$t1" \
+	'BEGIN { printf "%.1f", b - a }') s)"
+
+# docs/kernel-truth.md is the lab's output, not a hand-typed page: it says
+# so, and it has exactly the scenarios the lab has, in the lab's order.
+doc=$(dirname "$0")/../docs/kernel-truth.md
+if [ -f "$doc" ]; then
+	grep -q '^\*Generated by `hangup lab --markdown`' "$doc"
+	ok $? "docs/kernel-truth.md says it is generated"
+	[ "$(sed -n 's/^## \([a-z0-9-]*\)$/\1/p' "$doc")" = \
+		"$(awk '{print $1}' "$tmp/list")" ]
+	ok $? "docs/kernel-truth.md has the lab's scenarios, in order"
+	! grep -q 'MISMATCH' "$doc" && ! grep -q 'verdict: \*\*fail' "$doc"
+	ok $? "docs/kernel-truth.md was generated by a passing run"
+else
+	skip "docs/kernel-truth.md not found"
+	skip "docs/kernel-truth.md not found"
+	skip "docs/kernel-truth.md not found"
 fi
 
 echo "1..$n"

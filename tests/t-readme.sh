@@ -5,8 +5,9 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${HU_BUILD:-$top/build}
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP python3 (the peer) not installed"
+peer_bin=$build/tests/helper/peer
+if [ ! -x "$peer_bin" ]; then
+	echo "1..0 # SKIP $peer_bin (the peer) not built"
 	exit 0
 fi
 n=0 fail=0
@@ -25,40 +26,36 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror ${HU_SANFLAGS:-} \
 	-I"$top/include" -o "$tmp/client" "$tmp/client.c" "$build/libhangup.a" 2>"$tmp/cc.err"
 ok $? "it compiles with -Wall -Wextra -Werror$( [ -s "$tmp/cc.err" ] && echo ": $(head -3 "$tmp/cc.err")")"
 
-# A one-connection peer on 127.0.0.1:0: reads the client's hello, answers,
-# then closes cleanly (fin) or with an RST (rst). Prints its port first.
-peer() {
-	python3 - "$1" >"$tmp/port" <<'PY' &
-import socket, struct, sys
-mode = sys.argv[1]
-s = socket.socket()
-s.bind(("127.0.0.1", 0)); s.listen(1)
-print(s.getsockname()[1], flush=True)
-s.settimeout(10)
-c, _ = s.accept()
-c.recv(64)
-c.sendall(b"bye\n")
-if mode == "rst":
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-c.close()
-PY
+# A one-connection peer on loopback port 0 (tests/helper/peer.c, libc only):
+# reads the client's hello, answers, then closes cleanly (fin) or with an RST
+# (rst). It prints its port first. Started in this shell, not in $(...), so
+# that $peer_pid is ours to wait for and to kill on the way out. Not on
+# 127.0.0.1, whose ephemeral ports other programs' TIME_WAIT sockets may
+# hold on a shared box: an address of 127.0.0.0/8 of our own.
+host=127.$(($$ % 250 + 1)).$(($$ / 250 % 250 + 1)).4
+start_peer() {
+	: >"$tmp/port"
+	"$peer_bin" "$1" "$host" >"$tmp/port" &
 	peer_pid=$!
 	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-	cat "$tmp/port"
+	port=$(cat "$tmp/port")
 }
+# The peer's own exit status: it must have seen the client and closed.
+end_peer() { wait "$peer_pid"; peer_rc=$?; peer_pid=; }
 
-port=$(peer fin)
-out=$(timeout 10 "$tmp/client" "127.0.0.1:$port" 2>&1); rc=$?
-wait "$peer_pid" 2>/dev/null; peer_pid=
-[ $rc -eq 0 ] && [ "$out" = "$(printf 'bye\nended: the peer finished sending (FIN)')" ]
-ok $? "against a peer that closes: prints its data, then 'FIN', exit 0 (rc=$rc: $(printf "%s" "$out" | tr "\n" "|"))"
+start_peer fin
+out=$(timeout 10 "$tmp/client" "$host:$port" 2>&1); rc=$?
+end_peer
+[ $rc -eq 0 ] && [ $peer_rc -eq 0 ] &&
+	[ "$out" = "$(printf 'bye\nended: the peer finished sending (FIN)')" ]
+ok $? "against a peer that closes: prints its data, then 'FIN', exit 0 (rc=$rc peer=$peer_rc: $(printf "%s" "$out" | tr "\n" "|"))"
 
-: >"$tmp/port"
-port=$(peer rst)
-out=$(timeout 10 "$tmp/client" "127.0.0.1:$port" 2>&1); rc=$?
-wait "$peer_pid" 2>/dev/null; peer_pid=
-[ $rc -eq 1 ] && printf '%s' "$out" | grep -q 'ended: the peer reset the connection (RST)'
-ok $? "against a peer that resets: says RST, exit 1 (rc=$rc: $(printf "%s" "$out" | tr "\n" "|"))"
+start_peer rst
+out=$(timeout 10 "$tmp/client" "$host:$port" 2>&1); rc=$?
+end_peer
+[ $rc -eq 1 ] && [ $peer_rc -eq 0 ] &&
+	printf '%s' "$out" | grep -q 'ended: the peer reset the connection (RST)'
+ok $? "against a peer that resets: says RST, exit 1 (rc=$rc peer=$peer_rc: $(printf "%s" "$out" | tr "\n" "|"))"
 
 out=$(timeout 10 "$tmp/client" "127.0.0.1:notaport" 2>&1); rc=$?
 [ $rc -eq 2 ]

@@ -32,6 +32,11 @@ int tap_done(void)
 	return failed ? 1 : 0;
 }
 
+int tap_case_failed(void)
+{
+	return case_failures != 0;
+}
+
 int tap_fd_count(void)
 {
 	DIR *d = opendir("/proc/self/fd");

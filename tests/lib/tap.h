@@ -27,13 +27,25 @@ void tap_require(int ok, const char *file, int line, const char *fmt, ...)
 void tap_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 __attribute__((noreturn));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Do not count this fd as leaked (e.g. one the case hands to a helper). */
+/* The number of open fds of this process (the leak check's count). */
 int tap_fd_count(void);
+/* Has a CHECK or REQUIRE of the running case failed? */
+int tap_case_failed(void);
 
 #define RUN(fn, timeout_s) tap_run(#fn, fn, timeout_s)
-#define CHECK(cond, ...) tap_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define REQUIRE(cond, ...) \
-	tap_require(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+/* The condition is evaluated before the message's arguments (a function's
+ * arguments are evaluated in no set order), so a message may show what the
+ * condition's calls returned or filled in. */
+#define CHECK(cond, ...)                                             \
+	do {                                                         \
+		int tap_ok_ = !!(cond);                              \
+		tap_check(tap_ok_, __FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
+#define REQUIRE(cond, ...)                                             \
+	do {                                                           \
+		int tap_ok_ = !!(cond);                                \
+		tap_require(tap_ok_, __FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
 #define SKIP(...) tap_skip(__VA_ARGS__)
 
 #endif

@@ -1,19 +1,40 @@
 /* testlib.c -- see testlib.h. */
 #include "testlib.h"
 
+#include "hangup.h"
+
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * IPv4 listeners go on an address of 127.0.0.0/8 picked from the pid, not
+ * on 127.0.0.1: on a shared box another program's TIME_WAIT sockets can
+ * hold every ephemeral port of 127.0.0.1, and bind(port 0) then fails with
+ * EADDRINUSE. (Clients still connect from 127.0.0.1; with a destination
+ * of their own their 4-tuples are unique.)
+ */
+static in_addr_t listen_addr4(void)
+{
+	unsigned pid = (unsigned)getpid();
+
+	return htonl(0x7f000000u | (1 + pid % 250) << 16 |
+		     (1 + pid / 250 % 250) << 8 | 2);
+}
 
 int tcp_listener(int family, int *port)
 {
@@ -33,7 +54,7 @@ int tcp_listener(int family, int *port)
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_addr.s_addr = listen_addr4();
 		len = sizeof(*s4);
 	}
 	REQUIRE(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind");
@@ -61,6 +82,16 @@ void tcp_pair(int family, int *client, int *server)
 	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	REQUIRE(*server >= 0, "accept");
 	close(lfd);
+}
+
+int reset_pair(int family)
+{
+	int us, peer;
+
+	tcp_pair(family, &us, &peer);
+	close_rst(peer);
+	REQUIRE(wait_for(us, POLLERR, 2000) != 0, "no RST arrived");
+	return us;
 }
 
 void unix_pair(int *a, int *b)
@@ -102,9 +133,12 @@ unsigned wait_for(int fd, unsigned events, int timeout_ms)
 
 void sleep_ms(int ms)
 {
+	if (ms <= 0)
+		return;
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
-	while (nanosleep(&ts, &ts) < 0)
+	/* Resume after a signal; anything else (EINVAL) would spin. */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
@@ -122,6 +156,108 @@ void close_rst(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+}
+
+void close_fin(int fd)
+{
+	close(fd);
+}
+
+int fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+int closed_fd(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	REQUIRE(fd >= 0, "socket");
+	close(fd);
+	return fd;
+}
+
+size_t fill_send_buffer(int fd)
+{
+	static char chunk[65536];
+	size_t total = 0;
+	int fl = fcntl(fd, F_GETFL);
+
+	REQUIRE(fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0,
+		"O_NONBLOCK");
+	for (;;) {
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	/* Loopback delivers in softirq context; a few ms later the peer's
+	 * window may have grown (autotuning), so top up once more. */
+	sleep_ms(20);
+	for (;;) {
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	REQUIRE(fcntl(fd, F_SETFL, fl) == 0, "restore flags");
+	return total;
+}
+
+size_t recv_all(int fd, int *end)
+{
+	static char buf[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = hu_recv(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	*end = (int)n;
+	return total;
+}
+
+void expect_data_then(int fd, const char *data, int end, const char *what)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (data != NULL) {
+		n = hu_recv(fd, buf, sizeof(buf));
+		CHECK(n == (ssize_t)strlen(data) && memcmp(buf, data, n) == 0,
+		      "%s: hu_recv gave %zd, want '%s'", what, n, data);
+	}
+	n = hu_recv(fd, buf, sizeof(buf));
+	CHECK(n == end, "%s: then %s, want %s", what, hu_status_name((int)n),
+	      hu_status_name(end));
+}
+
+int spawn(void (*fn)(void *arg), void *arg)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fn(arg);
+		fflush(stdout);
+		_exit(tap_case_failed() ? 1 : 0);
+	}
+	return pid;
+}
+
+int reap(int pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }
 
 void enter_private_netns(void)
