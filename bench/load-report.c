@@ -331,7 +331,11 @@ void report(FILE *f, const char *date, int markdown)
 	fprintf(f, "- Machine: %d CPUs (%s), %s %s, %s\n",
 		(int)sysconf(_SC_NPROCESSORS_ONLN), cpu, u.sysname, u.release,
 		u.machine);
-	fprintf(f, "- Compiler: %s, -O2\n", __VERSION__);
+#ifdef __clang__
+	fprintf(f, "- Compiler: clang %s, -O2\n", __clang_version__);
+#else
+	fprintf(f, "- Compiler: gcc %s, -O2\n", __VERSION__);
+#endif
 	fprintf(f, "- Servers:");
 	for (int i = 0; i < nservers; i++)
 		fprintf(f, "%s %s (%s)", i ? "," : "", servers[i].name,
