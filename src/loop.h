@@ -118,8 +118,11 @@ enum {
 struct hu_conn {
 	struct hu__io io; /* first: epoll's data.ptr points here */
 	unsigned flags;
-	unsigned slot; /* index in loop->conns */
-	int phase;     /* enum hu_phase: where it is now */
+	unsigned slot;    /* index in loop->conns */
+	int phase;        /* enum hu_phase: where it is now */
+	int pending_err;  /* an error taken by SO_ERROR early */
+	unsigned poll_ms; /* drain: the current poll interval */
+	/* (the ints together: 184 bytes, so that malloc's chunk is 192) */
 	hu_loop *loop;
 	struct hu__cfg *cfg;
 	void *user;
@@ -129,10 +132,8 @@ struct hu_conn {
 	uint64_t last_io;       /* loop ms of the last byte either way */
 	uint64_t deadline;      /* connect or linger deadline, or 0 */
 	uint64_t next_beat;     /* next heartbeat (or drain poll), or 0 */
-	unsigned poll_ms;       /* drain: the current poll interval */
 	struct hu__tnode timer; /* one node for all of the above */
 	hu_conn *next;          /* ready or closed list */
-	int pending_err;        /* an error taken by SO_ERROR early */
 	/* Counted as it goes: bytes_in, bytes_out; duration_ms holds the
 	 * creation time (ms) until the end. The rest is filled at the end. */
 	struct hu_close_info info;
