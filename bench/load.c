@@ -38,14 +38,17 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -404,6 +407,37 @@ static void usage(void)
 	exit(2);
 }
 
+/*
+ * As root, run in a network namespace of our own (servers inherit it):
+ * churn leaves hundreds of thousands of TIME_WAIT sockets, and on the
+ * machine's own loopback they would take every ephemeral port for a
+ * minute, so that anything else on it that binds port 0 fails with
+ * EADDRINUSE (seen here: other test suites, while a bench ran). In our
+ * namespace they are ours alone, and vanish with it. Unprivileged, we stay
+ * where we are, and say so.
+ */
+static void private_network(void)
+{
+	struct ifreq ifr;
+	int s;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
+		fprintf(stderr, "load: not in a private network namespace "
+				"(needs root): our TIME_WAIT sockets share the "
+				"machine's ports\n");
+		return;
+	}
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		die("lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		die("bring lo up");
+	close(s);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -500,6 +534,7 @@ int main(int argc, char **argv)
 			for (int r = 0; r < MAX_ROUNDS; r++)
 				res[m][i][r] = NAN;
 	signal(SIGPIPE, SIG_IGN);
+	private_network();
 	if (ncpus() >= 2)
 		pin_to(1);
 	else
