@@ -229,15 +229,24 @@ void cli_sink_done(void)
 
 int cli_signals(void)
 {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	sigset_t set;
 
 	/* The library never raises SIGPIPE; this is for our own writes to
 	 * a closed stdout or stderr, which must fail with EPIPE, not kill. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		/* A signal ignored when we started stays ignored, as the
+		 * caller meant (nohup, or SIGINT for `cmd &` in a script);
+		 * an ignored signal never reaches a signalfd anyway. */
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&set, sigs[i]);
+	}
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
