@@ -4,11 +4,11 @@
 # lines with jq: the reason, errno, phase and byte counts of a clean close,
 # a half-close, an echo, a reset, a peer killed with unread data, an idle
 # timeout, 1 MiB in and out, --max-conns, SIGTERM/SIGINT, a closed stdout,
-# a Unix socket, bad input -- and, as root, a peer that vanished (private
-# namespace, nft drop, --liveness).
+# a Unix socket, IPv6, JSON escaping, bad input -- and, as root, a peer
+# that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..31"
+echo "1..34"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -188,6 +188,40 @@ kill "$lpid"
 wait_exit "$lpid"
 [ ! -e "$tmp/s" ]
 ok $? "unix:PATH: the socket file is removed when the tool ends"
+
+# ---- JSON strings: a Unix path with quotes, a backslash, a tab, a byte
+# that is not UTF-8 -- still one valid JSON line each ----
+odd="$tmp/q\"b\\s	t"
+bg "$H" listen --json "unix:$odd" >"$tmp/odd.json" 2>"$tmp/odd.err"
+lpid=$bg_pid
+wait_for "$tmp/odd.json" listening
+[ "$(jq -r .addr "$tmp/odd.json")" = "unix:$odd" ]
+ok $? "a path with \", \\ and a tab is escaped and reads back through jq ($(head -c 120 "$tmp/odd.json"))"
+kill "$lpid"
+wait_exit "$lpid"
+bad="$tmp/$(printf 'x\377y')"
+bg "$H" listen --json "unix:$bad" >"$tmp/bad.json" 2>"$tmp/bad.err"
+lpid=$bg_pid
+wait_for "$tmp/bad.json" listening
+jq -e '.addr | endswith("x\u00ffy")' "$tmp/bad.json" >/dev/null && grep -q 'x\\u00ffy' "$tmp/bad.json"
+ok $? "a byte that is not UTF-8 becomes \\u00XX: valid JSON ($(grep -o '"addr":"[^"]*"' "$tmp/bad.json" | sed 's/.*\///'))"
+kill "$lpid"
+wait_exit "$lpid"
+
+# ---- IPv6 ----
+bg "$H" listen --json --max-conns 1 --echo '[::1]:0' >"$tmp/v6.json" 2>"$tmp/v6.err"
+lpid=$bg_pid
+if wait_for "$tmp/v6.json" listening 2; then
+	p6=$(jq -r .addr "$tmp/v6.json" | sed 's/.*://')
+	out=$(printf 'six' | timeout 5 nc -6 -N ::1 "$p6")
+	wait_exit "$lpid"
+	[ "$out" = six ] && [ "$(field "$tmp/v6.json" close peer | sed 's/:[0-9]*$//')" = '[::1]' ] &&
+		close_is "$tmp/v6.json" reason=eof bytes_in=3 bytes_out=3
+	ok $? "[::1]:0: an IPv6 peer, named [::1]:PORT ($(summary "$tmp/v6.json"))"
+else
+	kill "$lpid" 2>/dev/null
+	skip "no IPv6 loopback here ($(cat "$tmp/v6.err"))"
+fi
 
 # ---- a peer that vanished: private namespace, nft drops everything ----
 if ! can_netns; then
