@@ -49,7 +49,8 @@ static const char connect_usage[] =
     "                        (default: the kernel's SYN retries, ~2 min)\n"
     "  --json                one JSON object per event on stdout, nothing\n"
     "                        else (received data is not printed)\n\n"
-    "SIGINT/SIGTERM closes gracefully (reason local); a second one aborts.\n"
+    "SIGINT/SIGTERM closes gracefully (reason local; aborted after 2 s if\n"
+    "the peer does not read what we sent); a second one aborts.\n"
     "Exit status: 0 the peer closed cleanly (or we did), 3 refused, 4 reset,\n"
     "5 timeout (dead peer, connect timeout), 6 unreachable, 1 other error,\n"
     "2 usage.\n";
@@ -68,7 +69,7 @@ static struct {
 	unsigned long long in, queued, start;
 	int sfd;
 	hu_watch *sigw;
-	hu_timer *flush_timer;
+	hu_timer *flush_timer, *abort_timer;
 	char buf[CHUNK];
 } C;
 
@@ -290,7 +291,40 @@ static void on_close(hu_conn *c, const struct hu_close_info *info)
 		C.status = cli_exit_for_reason(info->reason);
 	C.closed = 1;
 	stdin_stop();
+	if (C.abort_timer) {
+		hu_timer_stop(C.abort_timer);
+		C.abort_timer = NULL;
+	}
 	finish_if_done();
+}
+
+/*
+ * The library's graceful close starts its linger only once our write
+ * buffer has drained, so a peer that never reads would keep us closing for
+ * ever (reported, with a reproducer): abort after twice the linger.
+ */
+static void abort_straggler(hu_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	C.abort_timer = NULL; /* freed after this call */
+	if (C.closed)
+		return;
+	fprintf(stderr,
+		"hangup connect: still closing after %d ms (the peer is not "
+		"reading): aborting\n",
+		2 * LINGER_MS);
+	hu_conn_close(C.c, HU_ABORT);
+}
+
+static void close_gracefully(void)
+{
+	if (C.closed)
+		return;
+	hu_conn_close(C.c, HU_GRACEFUL);
+	if (C.abort_timer == NULL)
+		C.abort_timer = hu_timer_start(C.loop, 2 * LINGER_MS, 0,
+					       abort_straggler, NULL);
 }
 
 static void on_signal(hu_watch *w, unsigned events, void *arg)
@@ -303,7 +337,7 @@ static void on_signal(hu_watch *w, unsigned events, void *arg)
 	if (sig == 0)
 		return;
 	if (++C.signals == 1 && !C.closed) {
-		hu_conn_close(C.c, HU_GRACEFUL);
+		close_gracefully();
 		return;
 	}
 	/* Again, or while stdout is still being written: stop now. */
@@ -336,8 +370,7 @@ static void on_gone(void *arg, int err)
 	fprintf(stderr, "hangup connect: stdout: %s (%s); closing\n",
 		strerror(err), en ? en : "?");
 	C.status = EXIT_OTHER;
-	if (!C.closed)
-		hu_conn_close(C.c, HU_GRACEFUL);
+	close_gracefully();
 	finish_if_done();
 }
 

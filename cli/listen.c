@@ -15,7 +15,9 @@
  * exits when the last one has closed (so `--max-conns 1` is `nc -l`).
  * SIGINT/SIGTERM/SIGHUP stop listening and close every connection
  * gracefully (our FIN, then up to LINGER_MS for the peer's); their close
- * lines say "local". A second signal aborts them (RST): "abort".
+ * lines say "local". One still closing after 2 * LINGER_MS (its peer does
+ * not read, so our FIN cannot even be sent) is aborted, and so is every
+ * connection on a second signal (RST): "abort".
  */
 #include "cli.h"
 
@@ -57,7 +59,8 @@ static const char listen_usage[] =
     "echoes)\n\n"
     "A peer's FIN is answered with ours once our data is out (close\n"
     "reason eof). SIGINT/SIGTERM: stop listening, close every connection\n"
-    "gracefully (reason local, up to 1 s each); a second one aborts them.\n"
+    "gracefully (reason local, up to 1 s each; one whose peer does not read\n"
+    "is aborted after 2 s); a second signal aborts them all.\n"
     "Exit status: 0 done, 1 cannot listen (or stdout failed), 2 usage.\n";
 
 enum { MODE_PRINT, MODE_ECHO, MODE_DISCARD };
@@ -81,7 +84,7 @@ static struct {
 	unsigned nconns;
 	int sfd;
 	hu_watch *sigw;
-	hu_timer *flush_timer;
+	hu_timer *flush_timer, *abort_timer;
 } L;
 
 static struct lconn *lc_of(hu_conn *c)
@@ -119,6 +122,10 @@ static void finish_if_done(void)
 	if (L.flush_timer) {
 		hu_timer_stop(L.flush_timer);
 		L.flush_timer = NULL;
+	}
+	if (L.abort_timer) {
+		hu_timer_stop(L.abort_timer);
+		L.abort_timer = NULL;
 	}
 	hu_watch_stop(L.sigw);
 	L.sigw = NULL;
@@ -260,6 +267,30 @@ static void on_accept_error(hu_listener *l, int status, int err)
 		en ? en : "?");
 }
 
+static void stop_all(int how);
+
+/*
+ * The library's graceful close starts its linger only once our write
+ * buffer has drained, so a peer that never reads would keep such a
+ * connection closing for ever (reported, with a reproducer). Whatever is
+ * still closing after twice the linger is aborted.
+ */
+static void abort_stragglers(hu_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	L.abort_timer = NULL; /* freed after this call */
+	if (L.nconns == 0) {
+		finish_if_done();
+		return;
+	}
+	fprintf(stderr,
+		"hangup listen: %u connection%s still closing after %d ms (the "
+		"peer is not reading): aborting\n",
+		L.nconns, L.nconns == 1 ? "" : "s", 2 * LINGER_MS);
+	stop_all(HU_ABORT);
+}
+
 /* Stop listening and close every connection: gracefully the first time,
  * abortively (RST, and stdout abandoned) after that. */
 static void stop_all(int how)
@@ -269,6 +300,9 @@ static void stop_all(int how)
 		hu_conn_close(lc->c, how);
 	if (how == HU_ABORT)
 		cli_out_abandon();
+	else if (L.nconns > 0 && L.abort_timer == NULL)
+		L.abort_timer = hu_timer_start(L.loop, 2 * LINGER_MS, 0,
+					       abort_stragglers, NULL);
 	finish_if_done();
 }
 

@@ -30,7 +30,7 @@ start_peer() {
 # A second never-ending FIFO on fd 7, for a stdin we write into.
 mkfifo "$tmp/in7" && exec 7<>"$tmp/in7"
 
-echo "1..34"
+echo "1..36"
 
 # ---- help and bad input ----
 "$H" connect --help >"$tmp/help" 2>&1
@@ -191,6 +191,31 @@ wait_exit "$cpid" 5
 [ $rc -eq 0 ] && close_is "$tmp/int.json" reason=local
 ok $? "SIGINT: reason local, exit 0 (rc=$rc; $(summary "$tmp/int.json"))"
 kill "$ncpid" 2>/dev/null
+
+# ---- a peer that never reads, stdin endless (/dev/zero: read directly,
+# paced by the write buffer): memory stays bounded. On SIGTERM the
+# graceful close cannot flush, and the library would wait for ever (its
+# linger starts only after our buffer drains): the tool aborts after 2 s,
+# and what never got through is counted as undelivered ----
+start_peer deaf sleep
+bg "$H" connect --json "127.0.0.1:$port" </dev/zero >"$tmp/deaf.json" 2>"$tmp/deaf.err"
+cpid=$bg_pid
+wait_for "$tmp/deaf.json" '"event":"open"'
+sleep 0.5
+a=$(awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status")
+sleep 1.5
+b=$(awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status")
+t0=$(date +%s%N)
+kill -TERM "$cpid"
+wait_exit "$cpid" 6
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+u=$(field "$tmp/deaf.json" close undelivered)
+[ $((b - a)) -lt 2048 ]
+ok $? "stdin endless, peer never reads: paused at the high-water mark (RSS ${a} -> ${b} KiB)"
+[ $rc -eq 4 ] && close_is "$tmp/deaf.json" reason=abort && [ "$u" -gt 65536 ] &&
+	[ "$took" -ge 1900 ] && [ "$took" -lt $((3500 * slow)) ] && grep -q 'still closing after 2000 ms' "$tmp/deaf.err"
+ok $? "SIGTERM, the peer not reading: aborted after ${took} ms, exit 4, ${u} bytes undelivered ($(summary "$tmp/deaf.json"))"
+{ kill "$ppid_"; wait "$ppid_"; } 2>/dev/null
 
 # ---- stdout closed under us, the peer still sending ----
 nc_in=$tmp/big start_nc flood

@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..34"
+echo "1..37"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -104,13 +104,26 @@ wait_for "$tmp/echo.json" '"event":"close","conn":3,'
 close_is "$tmp/echo.json" conn=3 reason=reset errno=ECONNRESET phase=open bytes_in=5 bytes_out=5
 ok $? "peer killed with our echo unread: reset, ECONNRESET ($(summary "$tmp/echo.json"))"
 
+# ---- backpressure: a peer that sends 64 MiB and never reads our echo ----
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+base=$(rss_kb "$lpid")
+bg sh -c "head -c $((64 << 20)) /dev/zero | exec socat -u - TCP:127.0.0.1:$port"
+flood=$bg_pid
+sleep 2
+grown=$(( $(rss_kb "$lpid") - base ))
+kill "$flood" 2>/dev/null
+[ "$grown" -lt 4096 ]
+ok $? "--echo to a peer that never reads: paused at the high-water mark, grew ${grown} KiB, not 64 MiB"
+wait_for "$tmp/echo.json" '"event":"close","conn":4,'
+sleep 0.2
+
 # ---- SIGTERM with a connection open: it is closed, locally ----
 bg nc 127.0.0.1 "$port" <&8 >/dev/null
 nc_pid=$bg_pid
-wait_for "$tmp/echo.json" '"event":"open","conn":4,'
+wait_for "$tmp/echo.json" '"event":"open","conn":5,'
 kill -TERM "$lpid"
 wait_exit "$lpid" 5
-[ $rc -eq 0 ] && close_is "$tmp/echo.json" conn=4 reason=local phase=closing
+[ $rc -eq 0 ] && close_is "$tmp/echo.json" conn=5 reason=local phase=closing
 ok $? "SIGTERM: exit 0 (rc=$rc), the open connection closed with reason local ($(summary "$tmp/echo.json"))"
 kill "$nc_pid" 2>/dev/null
 
@@ -151,6 +164,30 @@ grep -Eq "$re" "$tmp/text.err" && [ "$(wc -l <"$tmp/text.err")" -eq 4 ]
 ok $? "text mode: four event lines on stderr, the close line as documented ($(grep close "$tmp/text.err" | cut -c1-100))"
 [ $rc -eq 0 ]
 ok $? "--max-conns 1: exits 0 once its one connection has closed (rc=$rc)"
+
+# ---- a stdout nobody reads: the connections with data for it wait (one
+# with nothing to print is still served), and a signal still ends the
+# tool: the paused sender is aborted after 2 s, stdout given up ----
+bg "$H" listen 127.0.0.1:0 2>"$tmp/stuck.err" > >(sleep 30)
+lpid=$bg_pid
+wait_for "$tmp/stuck.err" listening
+port=$(sed -n 's/^hangup: \[ *[0-9.]*\] listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/stuck.err")
+base=$(rss_kb "$lpid")
+bg sh -c "head -c $((64 << 20)) /dev/zero | exec socat -u - TCP:127.0.0.1:$port"
+flood=$bg_pid
+sleep 2
+grown=$(( $(rss_kb "$lpid") - base ))
+timeout 5 nc -N 127.0.0.1 "$port" </dev/null >/dev/null
+ncrc=$?
+t0=$(date +%s%N)
+kill -TERM "$lpid"
+wait_exit "$lpid" 5
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill "$flood" 2>/dev/null
+[ "$grown" -lt 4096 ] && [ $ncrc -eq 0 ] && grep -q '#2 .* close reason=eof' "$tmp/stuck.err"
+ok $? "stdout stuck: the sender is paused (grew ${grown} KiB), another connection still served"
+[ $rc -eq 0 ] && [ "$took" -lt $((4000 * slow)) ]
+ok $? "stdout stuck: SIGTERM still ends it, in ${took} ms (rc=$rc)"
 
 # ---- --max-conns 2: two connections, then no more ----
 start_listen max --max-conns 2
