@@ -13,6 +13,11 @@ for t in nc socat jq perl; do
 		exit 0
 	fi
 done
+# -N, -U and the "Listening on" line of -lv are netcat-openbsd's.
+if ! nc -h 2>&1 | grep -q OpenBSD; then
+	echo "1..0 # SKIP nc is not netcat-openbsd"
+	exit 0
+fi
 # Under ASan+UBSan every run is slower: stretch the time bounds.
 slow=1
 [ "${HU_SAN:-}" = 1 ] && slow=3
