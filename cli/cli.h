@@ -5,6 +5,10 @@
 #ifndef HU_CLI_H
 #define HU_CLI_H
 
+#include "hangup.h"
+
+#include <stddef.h>
+
 /* Exit statuses shared by the commands (DESIGN.md, CLI). */
 enum {
 	EXIT_PEER_CLOSED = 0,
@@ -21,5 +25,82 @@ int cli_exit_for_reason(int reason);
 
 int cmd_lab(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+
+/* ---- args.c: option values and addresses, with messages that say which
+ * part is wrong. Each prints one line "hangup CMD: ..." on stderr and
+ * returns -1 when the value is bad. */
+
+/* getopt_long() returned '?' or ':' (call it with opterr = 0 and an
+ * optstring that starts with ':'): say which option, in one line. */
+void cli_bad_option(const char *cmd, int c, char **argv);
+/* Milliseconds: digits only, 0..86400000 (a day). */
+int cli_parse_ms(const char *cmd, const char *opt, const char *s,
+		 unsigned *out);
+/* A count: digits only, 1..max. */
+int cli_parse_count(const char *cmd, const char *opt, const char *s,
+		    unsigned max, unsigned *out);
+/* hu_addr_parse(), and on failure a message naming the problem: a port out
+ * of range, a Unix path too long, a host that is not a literal, ... */
+int cli_parse_addr(const char *cmd, const char *text, struct hu_addr *out);
+
+/* ---- events.c: the event lines of listen and connect ---- */
+
+/* Start the clock (t = 0) and choose the format: text lines on stderr, or
+ * JSON lines on stdout (through the sink, sink.c). */
+void cli_events_init(int json);
+/* Milliseconds since cli_events_init(), monotonic. */
+unsigned long long cli_elapsed_ms(void);
+
+/* One connection event: "open", "eof" or "close". */
+struct cli_event {
+	const char *event;
+	unsigned long long conn; /* hu_conn_id() */
+	const char *peer;        /* NULL: unknown */
+	const char *phase;       /* hu_phase_name() */
+	/* close only (NULL otherwise): reason, errno, counts, duration */
+	const struct hu_close_info *info;
+	/* open and eof: the counts so far and ms since the connection began */
+	unsigned long long bytes_in, bytes_out, ms;
+};
+void cli_event(const struct cli_event *e);
+/* The "listening" event, with the bound address. */
+void cli_event_listening(const char *addr);
+
+/* Append `s` to `buf` as a JSON string (quoted, escaped; bytes that are
+ * not UTF-8 become \u00XX). Returns the length it needed, like snprintf. */
+size_t cli_json_string(char *buf, size_t size, const char *s);
+
+/* ---- sink.c: stdout that never blocks the loop, and signals ---- */
+
+/*
+ * Route stdout through the loop: cli_out() queues what cannot be written
+ * now and writes it when stdout has room, so a slow reader of our stdout
+ * stalls only the connections feeding it (cli_out() returns 1: pause
+ * them; on_room: resume), never the loop, and a closed one (EPIPE) is
+ * reported once through on_gone instead of killing us.
+ */
+struct cli_sink_hooks {
+	void (*on_room)(void *arg); /* below the mark again */
+	void (*on_idle)(void *arg); /* everything written */
+	void (*on_gone)(void *arg, int err);
+	void *arg;
+};
+void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h);
+/* 0 written or queued, 1 queued and above the mark, -1 stdout is gone. */
+int cli_out(const void *data, size_t len);
+/* Bytes queued, not yet written. */
+size_t cli_out_pending(void);
+/* Give up on what is queued (stdout is stuck and we were asked to go). */
+void cli_out_abandon(void);
+/* Release the sink (after the loop). */
+void cli_sink_done(void);
+
+/* Block SIGINT, SIGTERM and SIGHUP and return a signalfd for them (or -1);
+ * ignore SIGPIPE. */
+int cli_signals(void);
+/* Read one signal from the signalfd: its number, or 0. */
+int cli_signal_read(int sfd);
 
 #endif

@@ -16,6 +16,10 @@ struct command {
 static const struct command commands[] = {
     {"lab", cmd_lab,
      "replay every way a connection ends, live, with the packets"},
+    {"listen", cmd_listen,
+     "accept connections on ADDR; say how and why each one ends"},
+    {"connect", cmd_connect,
+     "stdin to ADDR, ADDR to stdout; the exit status says how it ended"},
     {"probe", cmd_probe,
      "connect to ADDR and report, without reading, when the peer goes"},
 };

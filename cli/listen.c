@@ -1,0 +1,490 @@
+/*
+ * listen.c -- `hangup listen ADDR`: a netcat -l that says how each
+ * connection ended.
+ *
+ * Accepts any number of connections on hangup's loop. What a peer sends is
+ * printed on stdout (default), sent back (--echo) or dropped (--discard);
+ * every open, half-close (eof) and close is one event line (events.c).
+ *
+ * Backpressure both ways: an echo that the peer does not read pauses that
+ * connection at the write buffer's high-water mark until on_drain, and data
+ * that stdout cannot take yet pauses the connections feeding it until the
+ * sink has room again (sink.c). So one slow reader stalls only itself.
+ *
+ * The end: --max-conns N stops listening after the Nth connection and
+ * exits when the last one has closed (so `--max-conns 1` is `nc -l`).
+ * SIGINT/SIGTERM/SIGHUP stop listening and close every connection
+ * gracefully (our FIN, then up to LINGER_MS for the peer's); their close
+ * lines say "local". One still closing after 2 * LINGER_MS (its peer does
+ * not read, so our FIN cannot even be sent) is aborted, and so is every
+ * connection on a second signal (RST): "abort".
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LINGER_MS 1000
+
+static const char listen_usage[] =
+    "usage: hangup listen [--echo|--discard] [--liveness MS] [--idle MS]\n"
+    "                     [--max-conns N] [--json] ADDR\n\n"
+    "Accept connections on ADDR (HOST:PORT, [V6]:PORT, :PORT for loopback,\n"
+    "unix:PATH; port 0 picks a free port) and report how each one ends.\n"
+    "What a peer sends goes to stdout (like nc -l), unless --echo or\n"
+    "--discard. Event lines go to stderr, one per event:\n\n"
+    "  hangup: [SECONDS] listening ADDR\n"
+    "  hangup: [SECONDS] #ID PEER open ms=MS\n"
+    "  hangup: [SECONDS] #ID PEER eof phase=PHASE in=N out=N ms=MS\n"
+    "  hangup: [SECONDS] #ID PEER close reason=REASON errno=NAME "
+    "phase=PHASE\n"
+    "                    in=N out=N undelivered=N ms=MS\n\n"
+    "SECONDS since the start; in/out are bytes received and sent;\n"
+    "undelivered, bytes we sent that the peer never acknowledged; ms, the\n"
+    "connection's age. REASON: eof reset timeout idle local abort error.\n\n"
+    "  --echo          send back what each peer sends\n"
+    "  --discard       drop what peers send\n"
+    "  --liveness MS   detect a vanished peer within about MS (keepalive +\n"
+    "                  TCP_USER_TIMEOUT; at least 2000): reason timeout\n"
+    "  --idle MS       close a connection silent both ways for MS: idle\n"
+    "  --max-conns N   accept N connections in all, then stop listening;\n"
+    "                  exit when the last of them has closed\n"
+    "  --json          one JSON object per event on stdout, nothing else\n"
+    "                  (received data is not printed; --echo still "
+    "echoes)\n\n"
+    "A peer's FIN is answered with ours once our data is out (close\n"
+    "reason eof). SIGINT/SIGTERM: stop listening, close every connection\n"
+    "gracefully (reason local, up to 1 s each; one whose peer does not read\n"
+    "is aborted after 2 s); a second signal aborts them all.\n"
+    "Exit status: 0 done, 1 cannot listen (or stdout failed), 2 usage.\n";
+
+enum { MODE_PRINT, MODE_ECHO, MODE_DISCARD };
+
+/* One accepted connection, as this tool knows it. */
+struct lconn {
+	hu_conn *c;
+	struct lconn *prev, *next;
+	char peer[160];
+	int have_peer;
+	int waiting; /* paused until stdout has room */
+	unsigned long long in, queued, start;
+};
+
+static struct {
+	hu_loop *loop;
+	hu_listener *l;
+	int mode, json, status, signals;
+	unsigned max, accepted;
+	struct lconn *conns;
+	unsigned nconns;
+	int sfd;
+	hu_watch *sigw;
+	hu_timer *flush_timer, *abort_timer;
+} L;
+
+static struct lconn *lc_of(hu_conn *c)
+{
+	return hu_conn_user(c);
+}
+
+static void finish_if_done(void);
+
+static void give_up_stdout(hu_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	L.flush_timer = NULL; /* freed after this call */
+	cli_out_abandon();
+	finish_if_done();
+}
+
+/*
+ * The loop ends once nothing is left: no connection, no listener, nothing
+ * queued for stdout, and (last) the signal watch stopped. After a signal,
+ * stdout gets LINGER_MS more to take what is queued: a reader that stopped
+ * reading must not keep us from exiting.
+ */
+static void finish_if_done(void)
+{
+	if (!(L.l == NULL && L.nconns == 0) || L.sigw == NULL)
+		return;
+	if (cli_out_pending() > 0) {
+		if (L.signals > 0 && L.flush_timer == NULL)
+			L.flush_timer = hu_timer_start(L.loop, LINGER_MS, 0,
+						       give_up_stdout, NULL);
+		return;
+	}
+	if (L.flush_timer) {
+		hu_timer_stop(L.flush_timer);
+		L.flush_timer = NULL;
+	}
+	if (L.abort_timer) {
+		hu_timer_stop(L.abort_timer);
+		L.abort_timer = NULL;
+	}
+	hu_watch_stop(L.sigw);
+	L.sigw = NULL;
+}
+
+static void stop_listening(void)
+{
+	if (L.l) {
+		hu_listener_close(L.l);
+		L.l = NULL;
+	}
+}
+
+static void conn_event(struct lconn *lc, hu_conn *c, const char *event,
+		       const char *phase)
+{
+	struct cli_event e = {
+	    .event = event,
+	    .conn = hu_conn_id(c),
+	    .peer = lc->have_peer ? lc->peer : NULL,
+	    .phase = phase,
+	    .bytes_in = lc->in,
+	    .bytes_out = lc->queued - hu_conn_buffered(c),
+	    .ms = hu_loop_now(L.loop) - lc->start,
+	};
+	cli_event(&e);
+}
+
+static void on_open(hu_conn *c)
+{
+	struct lconn *lc = calloc(1, sizeof(*lc));
+
+	L.accepted++;
+	if (L.max && L.accepted >= L.max)
+		stop_listening(); /* no further accept4() from this batch */
+	if (lc == NULL) {
+		fprintf(stderr,
+			"hangup listen: out of memory; aborting #%llu\n",
+			hu_conn_id(c));
+		hu_conn_close(c, HU_ABORT);
+		return;
+	}
+	lc->c = c;
+	lc->start = hu_loop_now(L.loop);
+	/* Now, while the socket is open: on_close comes after its fd is
+	 * gone. A connection reset before we accepted it has no peer any
+	 * more (ENOTCONN): "?" then. */
+	lc->have_peer = hu_conn_peer(c, lc->peer, sizeof(lc->peer)) >= 0;
+	lc->next = L.conns;
+	if (L.conns)
+		L.conns->prev = lc;
+	L.conns = lc;
+	L.nconns++;
+	hu_conn_set_user(c, lc);
+	conn_event(lc, c, "open", hu_phase_name(HU_PHASE_OPEN));
+}
+
+static void on_data(hu_conn *c, const void *data, size_t len)
+{
+	struct lconn *lc = lc_of(c);
+	int rc;
+
+	lc->in += len;
+	switch (L.mode) {
+	case MODE_ECHO:
+		rc = hu_conn_write(c, data, len);
+		if (rc >= 0)
+			lc->queued += len;
+		if (rc == 1)
+			hu_conn_pause(c); /* until on_drain */
+		break;
+	case MODE_PRINT:
+		if (L.json)
+			break; /* stdout holds JSON lines and nothing else */
+		if (cli_out(data, len) == 1) {
+			hu_conn_pause(c); /* until the sink's on_room */
+			lc->waiting = 1;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_drain(hu_conn *c)
+{
+	if (!lc_of(c)->waiting)
+		hu_conn_resume(c);
+}
+
+static void on_eof(hu_conn *c)
+{
+	struct lconn *lc = lc_of(c);
+
+	conn_event(lc, c, "eof", hu_phase_name(HU_PHASE_PEER_DONE));
+	/* The peer has finished; so have we, once our echo is out: our FIN
+	 * follows it, and the connection ends with reason eof. */
+	(void)hu_conn_shutdown(c);
+}
+
+static void on_close(hu_conn *c, const struct hu_close_info *info)
+{
+	struct lconn *lc = lc_of(c);
+	char peer[160];
+	int have_peer = 0;
+
+	if (lc == NULL) /* on_open never ran, or ran out of memory */
+		have_peer = hu_conn_peer(c, peer, sizeof(peer)) >= 0;
+	struct cli_event e = {
+	    .event = "close",
+	    .conn = hu_conn_id(c),
+	    .peer = lc ? (lc->have_peer ? lc->peer : NULL)
+		       : (have_peer ? peer : NULL),
+	    .phase = hu_phase_name(info->phase),
+	    .info = info,
+	};
+	cli_event(&e);
+	if (lc) {
+		if (lc->prev)
+			lc->prev->next = lc->next;
+		else
+			L.conns = lc->next;
+		if (lc->next)
+			lc->next->prev = lc->prev;
+		L.nconns--;
+		free(lc);
+		hu_conn_set_user(c, NULL);
+	}
+	finish_if_done();
+}
+
+static void on_accept_error(hu_listener *l, int status, int err)
+{
+	const char *en = hu_errno_name(err);
+
+	(void)l;
+	fprintf(stderr, "hangup listen: accept: %s (%s); retrying\n",
+		status == HU_ERROR ? strerror(err) : hu_strerror(status),
+		en ? en : "?");
+}
+
+static void stop_all(int how);
+
+/*
+ * The library's graceful close starts its linger only once our write
+ * buffer has drained, so a peer that never reads would keep such a
+ * connection closing for ever (reported, with a reproducer). Whatever is
+ * still closing after twice the linger is aborted.
+ */
+static void abort_stragglers(hu_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	L.abort_timer = NULL; /* freed after this call */
+	if (L.nconns == 0) {
+		finish_if_done();
+		return;
+	}
+	fprintf(stderr,
+		"hangup listen: %u connection%s still closing after %d ms (the "
+		"peer is not reading): aborting\n",
+		L.nconns, L.nconns == 1 ? "" : "s", 2 * LINGER_MS);
+	stop_all(HU_ABORT);
+}
+
+/* Stop listening and close every connection: gracefully the first time,
+ * abortively (RST, and stdout abandoned) after that. */
+static void stop_all(int how)
+{
+	stop_listening();
+	for (struct lconn *lc = L.conns; lc; lc = lc->next)
+		hu_conn_close(lc->c, how);
+	if (how == HU_ABORT)
+		cli_out_abandon();
+	else if (L.nconns > 0 && L.abort_timer == NULL)
+		L.abort_timer = hu_timer_start(L.loop, 2 * LINGER_MS, 0,
+					       abort_stragglers, NULL);
+	finish_if_done();
+}
+
+static void on_signal(hu_watch *w, unsigned events, void *arg)
+{
+	int sig = cli_signal_read(L.sfd);
+
+	(void)w;
+	(void)events;
+	(void)arg;
+	if (sig == 0)
+		return;
+	if (++L.signals == 1 && L.nconns > 0)
+		fprintf(stderr,
+			"hangup listen: SIG%s: closing %u connection%s (again "
+			"to abort)\n",
+			sigabbrev_np(sig), L.nconns, L.nconns == 1 ? "" : "s");
+	stop_all(L.signals == 1 ? HU_GRACEFUL : HU_ABORT);
+}
+
+static void on_room(void *arg)
+{
+	(void)arg;
+	for (struct lconn *lc = L.conns; lc; lc = lc->next)
+		if (lc->waiting) {
+			lc->waiting = 0;
+			hu_conn_resume(lc->c);
+		}
+}
+
+static void on_idle(void *arg)
+{
+	(void)arg;
+	finish_if_done();
+}
+
+static void on_gone(void *arg, int err)
+{
+	const char *en = hu_errno_name(err);
+
+	(void)arg;
+	fprintf(stderr, "hangup listen: stdout: %s (%s); stopping\n",
+		strerror(err), en ? en : "?");
+	L.status = EXIT_OTHER;
+	stop_all(HU_GRACEFUL);
+}
+
+int cmd_listen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"echo", no_argument, NULL, 'e'},
+	    {"discard", no_argument, NULL, 'd'},
+	    {"liveness", required_argument, NULL, 'l'},
+	    {"idle", required_argument, NULL, 'i'},
+	    {"max-conns", required_argument, NULL, 'm'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct hu_listen_config cfg = {
+	    .conn.cb = {.on_open = on_open,
+			.on_data = on_data,
+			.on_eof = on_eof,
+			.on_drain = on_drain,
+			.on_close = on_close},
+	    .conn.linger_ms = LINGER_MS,
+	    .on_accept_error = on_accept_error,
+	};
+	struct hu_addr addr;
+	int c, echo = 0, discard = 0;
+
+	memset(&L, 0, sizeof(L));
+	L.sfd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			echo = 1;
+			break;
+		case 'd':
+			discard = 1;
+			break;
+		case 'l':
+			if (cli_parse_ms("listen", "--liveness", optarg,
+					 &cfg.conn.liveness_ms) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'i':
+			if (cli_parse_ms("listen", "--idle", optarg,
+					 &cfg.conn.idle_ms) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'm':
+			if (cli_parse_count("listen", "--max-conns", optarg,
+					    1000000000u, &L.max) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'j':
+			L.json = 1;
+			break;
+		case 'h':
+			fputs(listen_usage, stdout);
+			return 0;
+		default:
+			cli_bad_option("listen", c, argv);
+			return EXIT_USAGE;
+		}
+	}
+	if (echo && discard) {
+		fputs(
+		    "hangup listen: --echo and --discard exclude each other\n",
+		    stderr);
+		return EXIT_USAGE;
+	}
+	if (optind == argc) {
+		fputs("hangup listen: no ADDR (e.g. :0, 127.0.0.1:7000, "
+		      "unix:/tmp/s; try --help)\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
+	if (optind < argc - 1) {
+		fprintf(stderr,
+			"hangup listen: one ADDR only ('%s' is extra)\n",
+			argv[optind + 1]);
+		return EXIT_USAGE;
+	}
+	const char *text = argv[optind];
+	if (cli_parse_addr("listen", text, &addr) < 0)
+		return EXIT_USAGE;
+	L.mode = echo ? MODE_ECHO : discard ? MODE_DISCARD : MODE_PRINT;
+
+	L.loop = hu_loop_new();
+	L.sfd = cli_signals();
+	if (L.loop == NULL || L.sfd < 0) {
+		fprintf(stderr, "hangup listen: cannot start: %s\n",
+			strerror(errno));
+		hu_loop_free(L.loop);
+		return EXIT_OTHER;
+	}
+	struct cli_sink_hooks hooks = {
+	    .on_room = on_room, .on_idle = on_idle, .on_gone = on_gone};
+	cli_sink_init(L.loop, &hooks);
+	cli_events_init(L.json);
+
+	int rc = hu_listen(L.loop, text, &cfg, &L.l);
+	if (rc < 0) {
+		int err = errno; /* meaningful: the call failed */
+		const char *en = hu_errno_name(err);
+
+		if (rc == HU_ERROR)
+			fprintf(stderr,
+				"hangup listen: cannot listen on %s: %s "
+				"(%s)\n",
+				text, strerror(err), en ? en : "?");
+		else
+			fprintf(stderr,
+				"hangup listen: cannot listen on %s: %s\n",
+				text, hu_strerror(rc));
+		hu_loop_free(L.loop);
+		cli_sink_done();
+		close(L.sfd);
+		return EXIT_OTHER;
+	}
+	char bound[160];
+	if (hu_listener_addr(L.l, bound, sizeof(bound)) < 0)
+		snprintf(bound, sizeof(bound), "%s", text);
+	cli_event_listening(bound);
+	if (hu_watch_start(L.loop, L.sfd, HU_READABLE, on_signal, NULL,
+			   &L.sigw) < 0) {
+		fprintf(stderr, "hangup listen: cannot watch signals\n");
+		L.status = EXIT_OTHER;
+		stop_all(HU_ABORT);
+	}
+
+	rc = hu_loop_run(L.loop);
+	if (rc < 0) {
+		fprintf(stderr, "hangup listen: loop: %s\n", hu_strerror(rc));
+		L.status = EXIT_OTHER;
+	}
+	hu_loop_free(L.loop); /* aborts what is left (none, normally) */
+	cli_sink_done();
+	close(L.sfd);
+	return L.status;
+}
