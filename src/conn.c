@@ -260,7 +260,9 @@ hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 	c->user = cfg->c.user;
 	c->flags = (tcp ? HU__C_TCP : 0) | (connecting ? HU__C_CONNECTING : 0);
 	c->phase = connecting ? HU_PHASE_CONNECTING : HU_PHASE_OPEN;
-	c->info.duration_ms = hu__now_ms(); /* the start, until the end */
+	/* The start, until the end; on the loop's clock, like every
+	 * deadline, so a 500 ms connect timeout lasts >= 500 ms. */
+	c->info.duration_ms = loop->now;
 	c->last_io = loop->now;
 	c->timer.fire = conn_timer;
 	if (hu__loop_add_conn(loop, c) < 0) {
@@ -322,8 +324,12 @@ static void peer_eof(hu_conn *c, uint32_t ev)
 {
 	int err = c->pending_err;
 
-	if (err == 0 && (ev & EPOLLERR))
-		err = take_error(c);
+	/* recv() says 0 with an error pending only after a FIN: it checks
+	 * SOCK_DONE (set by tcp_fin()) before sk_err. So the FIN came first
+	 * and the RST after it (kernel-truth.md, 1b): peer-done, then reset.
+	 * (An error taken earlier, while paused, proves no FIN.) */
+	if (err == 0 && (ev & EPOLLERR) && (err = take_error(c)) != 0)
+		enter(c, HU_PHASE_PEER_DONE);
 	if (err != 0) {
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
@@ -510,11 +516,6 @@ static void settle(hu_conn *c)
 		else if ((f & HU__C_SHUT_DONE) || cbs(c)->on_eof == NULL)
 			finish_clean(c, HU_CLOSE_EOF);
 		return;
-	}
-	if ((f & HU__C_CLOSING) && !(f & HU__C_LINGER)) {
-		c->flags |= HU__C_LINGER;
-		c->deadline = c->loop->now + c->cfg->c.linger_ms;
-		rearm(c);
 	}
 }
 
@@ -708,7 +709,7 @@ void hu_conn_close(hu_conn *c, int how)
 		hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
 		return;
 	}
-	c->flags |= HU__C_CLOSING;
+	c->flags |= HU__C_CLOSING | HU__C_LINGER;
 	enter(c, HU_PHASE_CLOSING);
 	if (c->flags & HU__C_PAUSED) {
 		/* Lingering means reading (and discarding) until the FIN,
@@ -716,7 +717,10 @@ void hu_conn_close(hu_conn *c, int how)
 		c->flags &= ~HU__C_PAUSED;
 		hu__loop_ready(c);
 	}
-	rearm(c); /* no idle timeout while closing */
+	/* linger_ms bounds the whole close, the flush included: a peer that
+	 * never reads must not keep it open for ever. No idle timeout now. */
+	c->deadline = c->loop->now + c->cfg->c.linger_ms;
+	rearm(c);
 	settle(c);
 }
 

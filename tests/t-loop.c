@@ -164,6 +164,30 @@ static void t_reason_reset_data_first(void)
 	recs_reset();
 }
 
+/* FIN, then RST, both in before the loop looks: the FIN came first, so
+ * the phase is peer-done (recv() says 0, SO_ERROR has the EPIPE). */
+static void t_fin_then_rst_together(void)
+{
+	char where[128];
+	struct hu_listen_config cfg = server_cfg();
+	hu_loop *loop = server(&cfg, where);
+
+	int fd = raw_connect(where);
+	run_for(loop, 20);
+	shutdown(fd, SHUT_WR);
+	sleep_ms(10);
+	close_rst(fd);
+	sleep_ms(10);
+	CHECK(run_until(loop, &all_closed, 2000), "on_close");
+	struct rec *r = &recs[0];
+	CHECK(r->info.reason == HU_CLOSE_RESET, "reason %s",
+	      hu_reason_name(r->info.reason));
+	CHECK(r->info.phase == HU_PHASE_PEER_DONE, "phase %s, errno %s",
+	      hu_phase_name(r->info.phase), hu_errno_name(r->info.error));
+	hu_loop_free(loop);
+	recs_reset();
+}
+
 /* The peer closes; with on_eof we keep writing; its RST refuses the late
  * data: reason reset, EPIPE (the RST hit CLOSE_WAIT), phase peer-done. */
 static void late_write(hu_conn *c)
@@ -354,6 +378,53 @@ static void t_reason_local_linger_expires(void)
 	      took);
 	char c;
 	CHECK(recv(fd, &c, 1, 0) == 0, "the peer got our FIN");
+	close(fd);
+	hu_loop_free(loop);
+	recs_reset();
+}
+
+/* A graceful close whose flush can never finish (the peer does not read):
+ * linger_ms bounds the whole close, flush included -- reason local,
+ * ETIMEDOUT, and what never left our buffer counts as undelivered. */
+static char stuck_chunk[65536];
+static void fill_then_close(hu_conn *c)
+{
+	int small = 16384;
+
+	rec_on_open(c);
+	setsockopt(hu_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	/* Far more than the peer's receive buffer can hold: most of it
+	 * stays in ours for good. */
+	while (hu_conn_buffered(c) < (4u << 20))
+		if (hu_conn_write(c, stuck_chunk, sizeof(stuck_chunk)) < 0)
+			break;
+	hu_conn_close(c, HU_GRACEFUL);
+}
+
+static void t_graceful_close_peer_never_reads(void)
+{
+	char where[128];
+	struct hu_listen_config cfg = server_cfg();
+	cfg.conn.cb.on_open = fill_then_close;
+	cfg.conn.linger_ms = 300;
+	hu_loop *loop = server(&cfg, where);
+
+	int fd = raw_connect(where); /* never reads */
+	double t0 = now_ms();
+	CHECK(run_until(loop, &all_closed, 3000), "on_close within 3 s");
+	double took = now_ms() - t0;
+	struct rec *r = &recs[0];
+	CHECK(r->info.reason == HU_CLOSE_LOCAL && r->info.error == ETIMEDOUT,
+	      "reason %s errno %s", hu_reason_name(r->info.reason),
+	      hu_errno_name(r->info.error));
+	CHECK(took >= 250 && took < 1500, "after the 300 ms linger (%.0f)",
+	      took);
+	/* ~4 MiB written; the peer's kernel took (and acknowledged) what
+	 * its receive buffer holds, the rest was never delivered. */
+	CHECK(r->info.undelivered > (3u << 20) &&
+		  r->info.undelivered <= (4u << 20) + sizeof(stuck_chunk),
+	      "undelivered %llu of ~4 MiB written (out %llu)",
+	      r->info.undelivered, r->info.bytes_out);
 	close(fd);
 	hu_loop_free(loop);
 	recs_reset();
@@ -892,17 +963,19 @@ static void t_bad_input(void)
 
 int main(void)
 {
-	tap_plan(25);
+	tap_plan(27);
 	RUN(t_echo_ipv4, 10);
 	RUN(t_echo_ipv6, 10);
 	RUN(t_echo_unix, 10);
 	RUN(t_echo_unix_abstract, 10);
 	RUN(t_reason_reset_data_first, 10);
 	RUN(t_reason_reset_late_data, 10);
+	RUN(t_fin_then_rst_together, 10);
 	RUN(t_unix_late_write_no_sigpipe, 10);
 	RUN(t_reason_idle, 10);
 	RUN(t_reason_local_graceful_unread, 20);
 	RUN(t_reason_local_linger_expires, 10);
+	RUN(t_graceful_close_peer_never_reads, 10);
 	RUN(t_reason_abort, 10);
 	RUN(t_reason_refused, 10);
 	RUN(t_reason_refused_unix, 10);
