@@ -226,6 +226,17 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ)
 
+# fuzz-cli drives the CLI's option parsers: it links the tool's own files
+# (not main.c, which has main(), nor the lab).
+FUZZ_CLI_OBJ  := $(patsubst %,$(BUILD)/fuzz/obj/cli/%.o,args events sink listen connect)
+$(BUILD)/fuzz/obj/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Icli -c -o $@ $<
+$(BUILD)/fuzz/fuzz-cli: tests/fuzz/fuzz-cli.c $(FUZZ_CLI_OBJ) $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icli -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_CLI_OBJ) $(FUZZ_LIB_OBJ)
+
 fuzz: $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_BIN); do \
 	    name=$$(basename $$t); corpus=tests/fuzz/corpus/$$name; \

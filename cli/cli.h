@@ -28,6 +28,23 @@ int cmd_probe(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 
+/* The options of `hangup listen` and `hangup connect`, parsed with no
+ * effect but their messages (errors on stderr, --help on stdout). The
+ * parsers return -1 when the command is to run, else its exit status (0
+ * after --help, EXIT_USAGE). Separate so that tests/fuzz can drive them. */
+struct cli_listen_opts {
+	int echo, discard, json;
+	unsigned liveness_ms, idle_ms, max;
+	const char *addr;
+};
+int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o);
+struct cli_connect_opts {
+	int json;
+	unsigned liveness_ms, connect_timeout_ms;
+	const char *addr;
+};
+int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o);
+
 /* ---- args.c: option values and addresses, with messages that say which
  * part is wrong. Each prints one line "hangup CMD: ..." on stderr and
  * returns -1 when the value is bad. */

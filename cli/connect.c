@@ -289,6 +289,11 @@ static void on_close(hu_conn *c, const struct hu_close_info *info)
 	cli_event(&e);
 	if (C.status == 0)
 		C.status = cli_exit_for_reason(info->reason);
+	/* We closed (a signal), but the peer never took all we sent: not a
+	 * clean end, whatever the reason word says. */
+	if (C.status == 0 && info->reason == HU_CLOSE_LOCAL &&
+	    info->undelivered > 0)
+		C.status = EXIT_OTHER;
 	C.closed = 1;
 	stdin_stop();
 	if (C.abort_timer) {
@@ -299,9 +304,9 @@ static void on_close(hu_conn *c, const struct hu_close_info *info)
 }
 
 /*
- * The library's graceful close starts its linger only once our write
- * buffer has drained, so a peer that never reads would keep us closing for
- * ever (reported, with a reproducer): abort after twice the linger.
+ * A safety net: the library's linger bounds a graceful close (flush
+ * included) to LINGER_MS; should the close still not have ended after
+ * twice that, abort it rather than hang on the way out.
  */
 static void abort_straggler(hu_timer *t, void *arg)
 {
@@ -374,7 +379,7 @@ static void on_gone(void *arg, int err)
 	finish_if_done();
 }
 
-int cmd_connect(int argc, char **argv)
+int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 {
 	static const struct option opts[] = {
 	    {"liveness", required_argument, NULL, 'l'},
@@ -383,35 +388,26 @@ int cmd_connect(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct hu_conn_config cfg = {
-	    .cb = {.on_open = on_open,
-		   .on_data = on_data,
-		   .on_eof = on_eof,
-		   .on_drain = on_drain,
-		   .on_close = on_close},
-	    .linger_ms = LINGER_MS,
-	};
 	struct hu_addr addr;
 	int c;
 
-	memset(&C, 0, sizeof(C));
-	C.sfd = -1;
-	optind = 1;
+	memset(o, 0, sizeof(*o));
+	optind = 0; /* GNU: a full reset, nextchar included */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			if (cli_parse_ms("connect", "--liveness", optarg,
-					 &cfg.liveness_ms) < 0)
+					 &o->liveness_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 't':
 			if (cli_parse_ms("connect", "--connect-timeout", optarg,
-					 &cfg.connect_timeout_ms) < 0)
+					 &o->connect_timeout_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'j':
-			C.json = 1;
+			o->json = 1;
 			break;
 		case 'h':
 			fputs(connect_usage, stdout);
@@ -433,9 +429,33 @@ int cmd_connect(int argc, char **argv)
 			argv[optind + 1]);
 		return EXIT_USAGE;
 	}
-	const char *text = argv[optind];
-	if (cli_parse_addr("connect", text, &addr) < 0)
+	o->addr = argv[optind];
+	if (cli_parse_addr("connect", o->addr, &addr) < 0)
 		return EXIT_USAGE;
+	return -1;
+}
+
+int cmd_connect(int argc, char **argv)
+{
+	struct hu_conn_config cfg = {
+	    .cb = {.on_open = on_open,
+		   .on_data = on_data,
+		   .on_eof = on_eof,
+		   .on_drain = on_drain,
+		   .on_close = on_close},
+	    .linger_ms = LINGER_MS,
+	};
+	struct cli_connect_opts o;
+	int st = cli_connect_parse(argc, argv, &o);
+
+	if (st >= 0)
+		return st;
+	memset(&C, 0, sizeof(C));
+	C.sfd = -1;
+	C.json = o.json;
+	cfg.liveness_ms = o.liveness_ms;
+	cfg.connect_timeout_ms = o.connect_timeout_ms;
+	const char *text = o.addr;
 
 	C.loop = hu_loop_new();
 	C.sfd = cli_signals();

@@ -15,9 +15,9 @@
  * exits when the last one has closed (so `--max-conns 1` is `nc -l`).
  * SIGINT/SIGTERM/SIGHUP stop listening and close every connection
  * gracefully (our FIN, then up to LINGER_MS for the peer's); their close
- * lines say "local". One still closing after 2 * LINGER_MS (its peer does
- * not read, so our FIN cannot even be sent) is aborted, and so is every
- * connection on a second signal (RST): "abort".
+ * lines say "local" (with ETIMEDOUT when the linger ran out, e.g. a peer
+ * that does not read). A second signal aborts every connection still
+ * closing (RST): "abort"; so does a safety net after 2 * LINGER_MS.
  */
 #include "cli.h"
 
@@ -350,7 +350,7 @@ static void on_gone(void *arg, int err)
 	stop_all(HU_GRACEFUL);
 }
 
-int cmd_listen(int argc, char **argv)
+int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 {
 	static const struct option opts[] = {
 	    {"echo", no_argument, NULL, 'e'},
@@ -362,47 +362,37 @@ int cmd_listen(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct hu_listen_config cfg = {
-	    .conn.cb = {.on_open = on_open,
-			.on_data = on_data,
-			.on_eof = on_eof,
-			.on_drain = on_drain,
-			.on_close = on_close},
-	    .conn.linger_ms = LINGER_MS,
-	    .on_accept_error = on_accept_error,
-	};
 	struct hu_addr addr;
-	int c, echo = 0, discard = 0;
+	int c;
 
-	memset(&L, 0, sizeof(L));
-	L.sfd = -1;
-	optind = 1;
+	memset(o, 0, sizeof(*o));
+	optind = 0; /* GNU: a full reset, nextchar included */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			echo = 1;
+			o->echo = 1;
 			break;
 		case 'd':
-			discard = 1;
+			o->discard = 1;
 			break;
 		case 'l':
 			if (cli_parse_ms("listen", "--liveness", optarg,
-					 &cfg.conn.liveness_ms) < 0)
+					 &o->liveness_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'i':
 			if (cli_parse_ms("listen", "--idle", optarg,
-					 &cfg.conn.idle_ms) < 0)
+					 &o->idle_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'm':
 			if (cli_parse_count("listen", "--max-conns", optarg,
-					    1000000000u, &L.max) < 0)
+					    1000000000u, &o->max) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'j':
-			L.json = 1;
+			o->json = 1;
 			break;
 		case 'h':
 			fputs(listen_usage, stdout);
@@ -412,7 +402,7 @@ int cmd_listen(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (echo && discard) {
+	if (o->echo && o->discard) {
 		fputs(
 		    "hangup listen: --echo and --discard exclude each other\n",
 		    stderr);
@@ -430,10 +420,36 @@ int cmd_listen(int argc, char **argv)
 			argv[optind + 1]);
 		return EXIT_USAGE;
 	}
-	const char *text = argv[optind];
-	if (cli_parse_addr("listen", text, &addr) < 0)
+	o->addr = argv[optind];
+	if (cli_parse_addr("listen", o->addr, &addr) < 0)
 		return EXIT_USAGE;
-	L.mode = echo ? MODE_ECHO : discard ? MODE_DISCARD : MODE_PRINT;
+	return -1;
+}
+
+int cmd_listen(int argc, char **argv)
+{
+	struct hu_listen_config cfg = {
+	    .conn.cb = {.on_open = on_open,
+			.on_data = on_data,
+			.on_eof = on_eof,
+			.on_drain = on_drain,
+			.on_close = on_close},
+	    .conn.linger_ms = LINGER_MS,
+	    .on_accept_error = on_accept_error,
+	};
+	struct cli_listen_opts o;
+	int st = cli_listen_parse(argc, argv, &o);
+
+	if (st >= 0)
+		return st;
+	memset(&L, 0, sizeof(L));
+	L.sfd = -1;
+	L.json = o.json;
+	L.max = o.max;
+	cfg.conn.liveness_ms = o.liveness_ms;
+	cfg.conn.idle_ms = o.idle_ms;
+	const char *text = o.addr;
+	L.mode = o.echo ? MODE_ECHO : o.discard ? MODE_DISCARD : MODE_PRINT;
 
 	L.loop = hu_loop_new();
 	L.sfd = cli_signals();

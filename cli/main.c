@@ -26,28 +26,6 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-int cli_exit_for_reason(int reason)
-{
-	switch (reason) {
-	case HU_CLOSE_EOF:
-	case HU_CLOSE_LOCAL:
-		return EXIT_PEER_CLOSED;
-	case HU_CLOSE_REFUSED:
-		return EXIT_REFUSED;
-	case HU_CLOSE_RESET:
-	case HU_CLOSE_ABORT:
-		return EXIT_RESET;
-	case HU_CLOSE_TIMEOUT:
-	case HU_CLOSE_CONNECT_TIMEOUT:
-	case HU_CLOSE_IDLE:
-		return EXIT_TIMEOUT;
-	case HU_CLOSE_UNREACH:
-		return EXIT_UNREACH;
-	default:
-		return EXIT_OTHER;
-	}
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hangup COMMAND [OPTIONS] [ARGS]\n"

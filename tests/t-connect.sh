@@ -194,9 +194,8 @@ kill "$ncpid" 2>/dev/null
 
 # ---- a peer that never reads, stdin endless (/dev/zero: read directly,
 # paced by the write buffer): memory stays bounded. On SIGTERM the
-# graceful close cannot flush, and the library would wait for ever (its
-# linger starts only after our buffer drains): the tool aborts after 2 s,
-# and what never got through is counted as undelivered ----
+# graceful close cannot flush: the linger (1 s) bounds it, the close says
+# local/ETIMEDOUT with what never got through as undelivered, exit 1 ----
 start_peer deaf sleep
 bg "$H" connect --json "127.0.0.1:$port" </dev/zero >"$tmp/deaf.json" 2>"$tmp/deaf.err"
 cpid=$bg_pid
@@ -212,9 +211,10 @@ took=$(( ($(date +%s%N) - t0) / 1000000 ))
 u=$(field "$tmp/deaf.json" close undelivered)
 [ $((b - a)) -lt 2048 ]
 ok $? "stdin endless, peer never reads: paused at the high-water mark (RSS ${a} -> ${b} KiB)"
-[ $rc -eq 4 ] && close_is "$tmp/deaf.json" reason=abort && [ "$u" -gt 65536 ] &&
-	[ "$took" -ge 1900 ] && [ "$took" -lt $((3500 * slow)) ] && grep -q 'still closing after 2000 ms' "$tmp/deaf.err"
-ok $? "SIGTERM, the peer not reading: aborted after ${took} ms, exit 4, ${u} bytes undelivered ($(summary "$tmp/deaf.json"))"
+[ $rc -eq 1 ] && close_is "$tmp/deaf.json" reason=local errno=ETIMEDOUT phase=closing &&
+	[ "$u" -gt 65536 ] && [ "$took" -ge 900 ] && [ "$took" -lt $((2500 * slow)) ] &&
+	! grep -q 'still closing' "$tmp/deaf.err"
+ok $? "SIGTERM, the peer not reading: the 1 s linger ends it (${took} ms), local/ETIMEDOUT, exit 1, ${u} bytes undelivered ($(summary "$tmp/deaf.json"))"
 { kill "$ppid_"; wait "$ppid_"; } 2>/dev/null
 
 # ---- stdout closed under us, the peer still sending ----

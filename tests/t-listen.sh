@@ -167,7 +167,7 @@ ok $? "--max-conns 1: exits 0 once its one connection has closed (rc=$rc)"
 
 # ---- a stdout nobody reads: the connections with data for it wait (one
 # with nothing to print is still served), and a signal still ends the
-# tool: the paused sender is aborted after 2 s, stdout given up ----
+# tool: the paused sender is closed within the linger, stdout given up ----
 bg "$H" listen 127.0.0.1:0 2>"$tmp/stuck.err" > >(sleep 30)
 lpid=$bg_pid
 wait_for "$tmp/stuck.err" listening
