@@ -230,3 +230,22 @@ int cli_exit_for_reason(int reason)
 		return EXIT_OTHER;
 	}
 }
+
+int cli_parse_operand(const char *cmd, const char *examples, int argc,
+		      char **argv, const char **addr)
+{
+	struct hu_addr a;
+
+	if (optind == argc) {
+		fprintf(stderr, "hangup %s: no ADDR (e.g. %s; try --help)\n",
+			cmd, examples);
+		return -1;
+	}
+	if (optind < argc - 1) {
+		fprintf(stderr, "hangup %s: one ADDR only ('%s' is extra)\n",
+			cmd, argv[optind + 1]);
+		return -1;
+	}
+	*addr = argv[optind];
+	return cli_parse_addr(cmd, *addr, &a);
+}

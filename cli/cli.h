@@ -61,6 +61,10 @@ int cli_parse_count(const char *cmd, const char *opt, const char *s,
 /* hu_addr_parse(), and on failure a message naming the problem: a port out
  * of range, a Unix path too long, a host that is not a literal, ... */
 int cli_parse_addr(const char *cmd, const char *text, struct hu_addr *out);
+/* After getopt: exactly one operand left, a valid ADDR (else a message
+ * naming the problem, with `examples`, and -1). */
+int cli_parse_operand(const char *cmd, const char *examples, int argc,
+		      char **argv, const char **addr);
 
 /* ---- events.c: the event lines of listen and connect ---- */
 

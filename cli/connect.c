@@ -388,7 +388,6 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct hu_addr addr;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -417,20 +416,8 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind == argc) {
-		fputs("hangup connect: no ADDR (e.g. 127.0.0.1:7000, :7000, "
-		      "unix:/tmp/s; try --help)\n",
-		      stderr);
-		return EXIT_USAGE;
-	}
-	if (optind < argc - 1) {
-		fprintf(stderr,
-			"hangup connect: one ADDR only ('%s' is extra)\n",
-			argv[optind + 1]);
-		return EXIT_USAGE;
-	}
-	o->addr = argv[optind];
-	if (cli_parse_addr("connect", o->addr, &addr) < 0)
+	if (cli_parse_operand("connect", "127.0.0.1:7000, :7000, unix:/tmp/s",
+			      argc, argv, &o->addr) < 0)
 		return EXIT_USAGE;
 	return -1;
 }

@@ -362,7 +362,6 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct hu_addr addr;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -408,20 +407,8 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 		    stderr);
 		return EXIT_USAGE;
 	}
-	if (optind == argc) {
-		fputs("hangup listen: no ADDR (e.g. :0, 127.0.0.1:7000, "
-		      "unix:/tmp/s; try --help)\n",
-		      stderr);
-		return EXIT_USAGE;
-	}
-	if (optind < argc - 1) {
-		fprintf(stderr,
-			"hangup listen: one ADDR only ('%s' is extra)\n",
-			argv[optind + 1]);
-		return EXIT_USAGE;
-	}
-	o->addr = argv[optind];
-	if (cli_parse_addr("listen", o->addr, &addr) < 0)
+	if (cli_parse_operand("listen", ":0, 127.0.0.1:7000, unix:/tmp/s", argc,
+			      argv, &o->addr) < 0)
 		return EXIT_USAGE;
 	return -1;
 }
