@@ -141,8 +141,8 @@ test: all
 check:
 	$(MAKE) test
 	$(MAKE) test BUILD=build/asan SAN=1 OPT=-O1
-	@if printf 'int LLVMFuzzerTestOneInput(const char *d, long n)'\
-	    '{ (void)d; (void)n; return 0; }\n' | \
+	@if printf '%s\n' 'int LLVMFuzzerTestOneInput(const char *d, long n)' \
+	    '{ (void)d; (void)n; return 0; }' | \
 	    $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then \
 	    $(MAKE) fuzz-smoke; \
 	else echo "check: no libFuzzer ($(FUZZ_CC) -fsanitize=fuzzer): fuzz-smoke skipped"; fi
