@@ -250,6 +250,11 @@ HU_EXPORT int hu_probe(int fd, struct hu_probe *out);
  * retransmission, i.e. up to one retransmission timeout (0.2-0.45 s on
  * loopback) later. Add a few tens of ms of kernel timer slack.
  * Values below 2000 are rounded up to 2 s (idle 1 s + one probe interval).
+ * An idle connection gets cnt probes before T: one only while T < 3 s, so
+ * there one lost probe (or its lost answer) ends a live connection with
+ * HU_TIMEOUT. Where packets can be lost -- any real network, or a loopback
+ * so loaded that the kernel's backlog drops packets (make soak counts them)
+ * -- use T >= 3 s (two probes) or more.
  *
  * timeout_ms == 0 turns detection off (SO_KEEPALIVE 0, TCP_USER_TIMEOUT 0).
  * On a Unix-domain stream socket this is a no-op that returns 0 (the kernel
