@@ -537,7 +537,12 @@ HU_EXPORT hu_loop *hu_conn_loop(hu_conn *c);
 HU_EXPORT int hu_conn_fd(hu_conn *c);
 /** A number unique within the loop, counting from 1. */
 HU_EXPORT unsigned long long hu_conn_id(hu_conn *c);
-/** The peer's address as text (hu_addr_format() conventions). */
+/**
+ * The peer's address as text (hu_addr_format() conventions). Asked once,
+ * it is kept, so on_close can still name the peer. In the on_open of an
+ * accepted connection it comes from accept4() and works even when the
+ * peer has already reset (getpeername() would say ENOTCONN).
+ */
 HU_EXPORT int hu_conn_peer(hu_conn *c, char *buf, size_t size);
 /** Bytes buffered in user space, not yet handed to the kernel. */
 HU_EXPORT size_t hu_conn_buffered(hu_conn *c);

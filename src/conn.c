@@ -782,10 +782,18 @@ int hu_conn_peer(hu_conn *c, char *buf, size_t size)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 
-		if (c->io.fd < 0)
+		if (c->loop->accepting == c) {
+			/* In on_open after accept4(): its address, no call. */
+			len = c->loop->accepted->len < sizeof(ss)
+				  ? c->loop->accepted->len
+				  : (socklen_t)sizeof(ss);
+			memcpy(&ss, &c->loop->accepted->sa, len);
+		} else if (c->io.fd < 0) {
 			return HU_INVAL;
-		if (getpeername(c->io.fd, (struct sockaddr *)&ss, &len) < 0)
+		} else if (getpeername(c->io.fd, (struct sockaddr *)&ss, &len) <
+			   0) {
 			return hu__status_errno(NULL);
+		}
 		/* Cached: a connection that asks once (in on_open, say) can
 		 * still name its peer in on_close, after the fd is gone. */
 		c->peer = hu__calloc(sizeof(*c->peer));

@@ -102,8 +102,10 @@ static void accept_all(hu_listener *l)
 	hu_loop *loop = l->loop;
 
 	while (!l->closed) {
-		int fd =
-		    accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct hu_addr peer;
+		peer.len = sizeof(peer.sa);
+		int fd = accept4(l->io.fd, (struct sockaddr *)&peer.sa,
+				 &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			int err;
@@ -130,7 +132,11 @@ static void accept_all(hu_listener *l)
 			return;
 		}
 		l->failing = 0;
+		loop->accepting = c;
+		loop->accepted = &peer;
 		hu__conn_opened(c);
+		loop->accepting = NULL;
+		loop->accepted = NULL;
 	}
 }
 

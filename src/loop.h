@@ -196,6 +196,11 @@ struct hu_loop {
 	unsigned nwatches, capwatches;
 	hu_watch *dead_watches; /* stopped watches to free */
 	char *rbuf;             /* the one read buffer */
+	/* During the on_open of an accepted connection: the address accept4()
+	 * gave, for hu_conn_peer() (getpeername() fails once a peer that
+	 * connected and reset at once is gone; accept4() still knew it). */
+	hu_conn *accepting;
+	const struct hu_addr *accepted;
 	struct epoll_event events[HU__EVENTS];
 };
 

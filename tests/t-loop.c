@@ -164,6 +164,38 @@ static void t_reason_reset_data_first(void)
 	recs_reset();
 }
 
+/* The peer connects and resets before the loop accepts: accept4() still
+ * returns the socket (getpeername() on it says ENOTCONN), the reason is
+ * reset, and hu_conn_peer() in on_open names the peer all the same -- from
+ * the address accept4() gave. */
+static void t_reset_before_accept(void)
+{
+	char where[128], mine[128];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct hu_listen_config cfg = server_cfg();
+	hu_loop *loop = server(&cfg, where);
+
+	int fd = raw_connect(where);
+	REQUIRE(getsockname(fd, (struct sockaddr *)&ss, &len) == 0,
+		"getsockname");
+	REQUIRE(
+	    hu_addr_format((struct sockaddr *)&ss, len, mine, sizeof(mine)) > 0,
+	    "format");
+	close_rst(fd);
+	sleep_ms(10);
+	CHECK(run_until(loop, &all_closed, 2000), "on_close");
+	REQUIRE(nrecs == 1, "one connection (%d)", nrecs);
+	struct rec *r = &recs[0];
+	CHECK(r->opens == 1 && r->closes == 1, "opens %d closes %d", r->opens,
+	      r->closes);
+	CHECK(r->info.reason == HU_CLOSE_RESET, "reason %s",
+	      hu_reason_name(r->info.reason));
+	CHECK(strcmp(r->peer, mine) == 0, "peer %s, want %s", r->peer, mine);
+	hu_loop_free(loop);
+	recs_reset();
+}
+
 /* FIN, then RST, both in before the loop looks: the FIN came first, so
  * the phase is peer-done (recv() says 0, SO_ERROR has the EPIPE). */
 static void t_fin_then_rst_together(void)
@@ -963,7 +995,7 @@ static void t_bad_input(void)
 
 int main(void)
 {
-	tap_plan(27);
+	tap_plan(28);
 	RUN(t_echo_ipv4, 10);
 	RUN(t_echo_ipv6, 10);
 	RUN(t_echo_unix, 10);
@@ -971,6 +1003,7 @@ int main(void)
 	RUN(t_reason_reset_data_first, 10);
 	RUN(t_reason_reset_late_data, 10);
 	RUN(t_fin_then_rst_together, 10);
+	RUN(t_reset_before_accept, 10);
 	RUN(t_unix_late_write_no_sigpipe, 10);
 	RUN(t_reason_idle, 10);
 	RUN(t_reason_local_graceful_unread, 20);
