@@ -158,7 +158,8 @@ valgrind: all
 	    echo "== $$t"; \
 	    HU_BUILD=$(abspath $(BUILD)) HU_VALGRIND=1 $(VALGRIND) $$t \
 	        > $(BUILD)/valgrind.log 2>&1 || { fail=1; cat $(BUILD)/valgrind.log; }; \
-	    grep -c '^ok' $(BUILD)/valgrind.log | sed 's/^/   passed cases: /'; \
+	    echo "   passed cases: $$(grep '^ok' $(BUILD)/valgrind.log | grep -vc '# SKIP')," \
+	        "skipped: $$(grep -c '^ok.*# SKIP' $(BUILD)/valgrind.log)"; \
 	done; exit $$fail
 
 install: lib $(TOOL)

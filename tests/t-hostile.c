@@ -253,6 +253,12 @@ static void t_emfile_recovers(void)
 	int fds[12];
 	struct rlimit rl;
 
+	/* valgrind keeps fds of its own above the client's limit and
+	 * emulates RLIMIT_NOFILE, so the exact fd budget this case builds
+	 * does not exist there; it runs in make check, plain and ASan. */
+	if (getenv("HU_VALGRIND") != NULL)
+		SKIP("under valgrind: RLIMIT_NOFILE is emulated");
+
 	cfg.conn.cb.on_open = echo_open;
 	cfg.conn.cb.on_close = note_close;
 	hu_loop *loop = hu_loop_new();

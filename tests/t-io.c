@@ -416,8 +416,16 @@ static void t_eintr_send(void)
 
 	install_usr1();
 	tcp_pair(AF_INET, &us, &peer);
-	/* Fill twice: the peer's advertised window keeps growing for a while
-	 * after the first burst even though it does not read. */
+	/* Buffers of a fixed size (setting them turns autotuning off): left
+	 * to grow, they made room for the blocking send under valgrind,
+	 * which then did not block (measured: 2 ms, no signal seen). Fill
+	 * twice all the same: the peer's advertised window settles late. */
+	int small = 16384;
+	REQUIRE(setsockopt(us, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) ==
+			0 &&
+		    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small,
+			       sizeof(small)) == 0,
+		"fixed buffers");
 	size_t queued = fill_send_buffer(us);
 	sleep_ms(200);
 	queued += fill_send_buffer(us);
@@ -429,6 +437,7 @@ static void t_eintr_send(void)
 	/* Blocks: nothing fits. A blocking send that has copied nothing yet
 	 * when the signal comes fails with EINTR, which must be retried. */
 	size_t sent = 0;
+	double t0 = now_ms();
 	while (sent < sizeof(buf)) {
 		ssize_t n = hu_send(us, buf + sent, sizeof(buf) - sent);
 
@@ -443,7 +452,9 @@ static void t_eintr_send(void)
 	/* The kernel lets the send after an EINTR through (tcp_sendmsg()
 	 * may exceed the send buffer once), so one interruption is all we
 	 * can count on. */
-	CHECK(interrupted >= 1, "the handler ran %d times", (int)interrupted);
+	CHECK(interrupted >= 1,
+	      "the handler ran %d times (the send took %.0f ms)",
+	      (int)interrupted, now_ms() - t0);
 	CHECK(reap(pid) == 0, "peer");
 	close(us);
 	close(peer);
