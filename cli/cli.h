@@ -113,6 +113,10 @@ void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h);
 int cli_out(const void *data, size_t len);
 /* Bytes queued, not yet written. */
 size_t cli_out_pending(void);
+/* 1 (once) when stdout and stderr are one terminal and what was written
+ * there last did not end its line: an event line then starts with a
+ * newline, so that it does not run on after the peer's "abc". */
+int cli_out_midline(void);
 /* Give up on what is queued (stdout is stuck and we were asked to go). */
 void cli_out_abandon(void);
 /* Release the sink (after the loop). */

@@ -176,7 +176,15 @@ static void emit(struct line *l)
 		add(l, "\n");
 		/* stderr is unbuffered: one write per line, so lines from
 		 * several tools on one terminal do not mix mid-line. */
-		fwrite(l->b, 1, l->n, stderr);
+		if (cli_out_midline()) {
+			char b[sizeof(l->b) + 1];
+
+			b[0] = '\n';
+			memcpy(b + 1, l->b, l->n);
+			fwrite(b, 1, l->n + 1, stderr);
+		} else {
+			fwrite(l->b, 1, l->n, stderr);
+		}
 	}
 }
 

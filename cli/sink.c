@@ -41,6 +41,8 @@ static struct {
 	size_t off, len, cap;
 	hu_watch *w;
 	int gone, above, err;
+	int shared_tty; /* stdout and stderr are the same terminal */
+	int midline;    /* the last byte written was not a newline */
 } s = {.fd = -1};
 
 void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h)
@@ -60,6 +62,11 @@ void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h)
 	if (S_ISSOCK(st.st_mode)) {
 		s.mode = SINK_SOCKET;
 	} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		struct stat e;
+
+		s.shared_tty = S_ISCHR(st.st_mode) && isatty(STDOUT_FILENO) &&
+			       fstat(STDERR_FILENO, &e) == 0 &&
+			       S_ISCHR(e.st_mode) && e.st_rdev == st.st_rdev;
 		int fd = open("/proc/self/fd/1",
 			      O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
@@ -82,6 +89,7 @@ static ssize_t write_some(const char *p, size_t n)
 				: write(s.fd, p + done, n - done);
 		if (k > 0) {
 			done += (size_t)k;
+			s.midline = p[done - 1] != '\n';
 			continue;
 		}
 		if (k < 0 && errno == EINTR)
@@ -202,6 +210,14 @@ int cli_out(const void *data, size_t len)
 		return 1;
 	}
 	return 0;
+}
+
+int cli_out_midline(void)
+{
+	if (!s.shared_tty || !s.midline)
+		return 0;
+	s.midline = 0;
+	return 1;
 }
 
 size_t cli_out_pending(void)

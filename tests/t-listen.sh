@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..37"
+echo "1..38"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -225,6 +225,17 @@ kill "$lpid"
 wait_exit "$lpid"
 [ ! -e "$tmp/s" ]
 ok $? "unix:PATH: the socket file is removed when the tool ends"
+
+# ---- a terminal: stdout and stderr on one pty (script(1)), a peer that
+# sends "abc" with no newline: the event line after it starts a line of
+# its own instead of running on as "abchangup: ..." ----
+bg script -qefc "$H listen --max-conns 1 unix:$tmp/tty.s" "$tmp/tty.out" </dev/null
+spid=$bg_pid
+wait_for "$tmp/tty.out" listening
+printf 'abc' | timeout 5 nc -N -U "$tmp/tty.s"
+wait_exit "$spid"
+tr -d '\r' <"$tmp/tty.out" | awk 'prev == "abc" && /^hangup: \[ *[0-9.]+\] #1 unix: eof/ { found = 1 } { prev = $0 } END { exit !found }'
+ok $? "on a terminal, data without a newline is ended before the event line ($(tr -d '\r' <"$tmp/tty.out" | grep -m1 -o '.\{0,3\}hangup: \[[^]]*\] #1 unix: eof'))"
 
 # ---- JSON strings: a Unix path with quotes, a backslash, a tab, a byte
 # that is not UTF-8 -- still one valid JSON line each ----
