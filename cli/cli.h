@@ -88,6 +88,9 @@ struct cli_event {
 void cli_event(const struct cli_event *e);
 /* The "listening" event, with the bound address. */
 void cli_event_listening(const char *addr);
+/* A diagnostic line (fmt ends with its newline) to stderr, written as the
+ * event lines are: one write, on a line of its own. */
+void cli_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Append `s` to `buf` as a JSON string (quoted, escaped; bytes that are
  * not UTF-8 become \u00XX). Returns the length it needed, like snprintf. */

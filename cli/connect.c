@@ -177,8 +177,8 @@ static int read_stdin(void)
 	if (n < 0 && errno != EBADF) {
 		const char *en = hu_errno_name(errno);
 
-		fprintf(stderr, "hangup connect: stdin: %s (%s); ending it\n",
-			strerror(errno), en ? en : "?");
+		cli_diag("hangup connect: stdin: %s (%s); ending it\n",
+			 strerror(errno), en ? en : "?");
 	}
 	stdin_ended(); /* EOF (or no stdin at all: nothing to send) */
 	return -1;
@@ -202,7 +202,7 @@ static void pump_file(void)
 			return;
 	C.pump = hu_timer_start(C.loop, 0, 0, pump_fire, NULL);
 	if (C.pump == NULL) {
-		fprintf(stderr, "hangup connect: out of memory\n");
+		cli_diag("hangup connect: out of memory\n");
 		C.status = EXIT_OTHER;
 		stdin_stop();
 		hu_conn_close(C.c, HU_ABORT);
@@ -228,8 +228,8 @@ static void stdin_start(void)
 		C.in_file = 1;
 		pump_file();
 	} else if (rc < 0) {
-		fprintf(stderr, "hangup connect: cannot watch stdin: %s\n",
-			hu_strerror(rc));
+		cli_diag("hangup connect: cannot watch stdin: %s\n",
+			 hu_strerror(rc));
 		stdin_ended();
 	}
 }
@@ -315,10 +315,9 @@ static void abort_straggler(hu_timer *t, void *arg)
 	C.abort_timer = NULL; /* freed after this call */
 	if (C.closed)
 		return;
-	fprintf(stderr,
-		"hangup connect: still closing after %d ms (the peer is not "
-		"reading): aborting\n",
-		2 * LINGER_MS);
+	cli_diag("hangup connect: still closing after %d ms (the peer is not "
+		 "reading): aborting\n",
+		 2 * LINGER_MS);
 	hu_conn_close(C.c, HU_ABORT);
 }
 
@@ -372,8 +371,8 @@ static void on_gone(void *arg, int err)
 	const char *en = hu_errno_name(err);
 
 	(void)arg;
-	fprintf(stderr, "hangup connect: stdout: %s (%s); closing\n",
-		strerror(err), en ? en : "?");
+	cli_diag("hangup connect: stdout: %s (%s); closing\n", strerror(err),
+		 en ? en : "?");
 	C.status = EXIT_OTHER;
 	close_gracefully();
 	finish_if_done();
@@ -447,8 +446,7 @@ int cmd_connect(int argc, char **argv)
 	C.loop = hu_loop_new();
 	C.sfd = cli_signals();
 	if (C.loop == NULL || C.sfd < 0) {
-		fprintf(stderr, "hangup connect: cannot start: %s\n",
-			strerror(errno));
+		cli_diag("hangup connect: cannot start: %s\n", strerror(errno));
 		hu_loop_free(C.loop);
 		return EXIT_OTHER;
 	}
@@ -462,10 +460,9 @@ int cmd_connect(int argc, char **argv)
 		int err = errno; /* meaningful: the call failed */
 		const char *en = hu_errno_name(err);
 
-		fprintf(stderr,
-			"hangup connect: cannot connect to %s: %s (%s)\n", text,
-			rc == HU_ERROR ? strerror(err) : hu_strerror(rc),
-			en ? en : "?");
+		cli_diag("hangup connect: cannot connect to %s: %s (%s)\n",
+			 text, rc == HU_ERROR ? strerror(err) : hu_strerror(rc),
+			 en ? en : "?");
 		hu_loop_free(C.loop);
 		cli_sink_done();
 		close(C.sfd);
@@ -474,14 +471,14 @@ int cmd_connect(int argc, char **argv)
 	C.start = hu_loop_now(C.loop);
 	if (hu_watch_start(C.loop, C.sfd, HU_READABLE, on_signal, NULL,
 			   &C.sigw) < 0) {
-		fprintf(stderr, "hangup connect: cannot watch signals\n");
+		cli_diag("hangup connect: cannot watch signals\n");
 		C.status = EXIT_OTHER;
 		hu_conn_close(C.c, HU_ABORT);
 	}
 
 	rc = hu_loop_run(C.loop);
 	if (rc < 0) {
-		fprintf(stderr, "hangup connect: loop: %s\n", hu_strerror(rc));
+		cli_diag("hangup connect: loop: %s\n", hu_strerror(rc));
 		C.status = EXIT_OTHER;
 	}
 	hu_loop_free(C.loop);

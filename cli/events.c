@@ -67,21 +67,55 @@ struct line {
 	size_t n;
 };
 
+/* Keeps l->n below sizeof(l->b): one byte stays free (put_stderr). */
+static void vadd(struct line *l, const char *fmt, va_list ap)
+{
+	if (l->n >= sizeof(l->b) - 1)
+		return;
+	int k = vsnprintf(l->b + l->n, sizeof(l->b) - l->n, fmt, ap);
+	if (k > 0)
+		l->n += (size_t)k;
+	if (l->n >= sizeof(l->b))
+		l->n = sizeof(l->b) - 1;
+}
+
 static void add(struct line *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void add(struct line *l, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (l->n >= sizeof(l->b))
-		return;
 	va_start(ap, fmt);
-	int k = vsnprintf(l->b + l->n, sizeof(l->b) - l->n, fmt, ap);
+	vadd(l, fmt, ap);
 	va_end(ap);
-	if (k > 0)
-		l->n += (size_t)k;
-	if (l->n >= sizeof(l->b))
-		l->n = sizeof(l->b) - 1;
+}
+
+/*
+ * A whole line to stderr in one write (stderr is unbuffered: lines from
+ * several tools on one terminal do not mix mid-line). When stdout left
+ * that same terminal mid-line (a peer's "abc"), a newline first, so the
+ * line does not run on as "abchangup: ...": the byte vadd() keeps free.
+ */
+static void put_stderr(struct line *l)
+{
+	if (cli_out_midline()) {
+		memmove(l->b + 1, l->b, l->n);
+		l->b[0] = '\n';
+		l->n++;
+	}
+	fwrite(l->b, 1, l->n, stderr);
+}
+
+void cli_diag(const char *fmt, ...)
+{
+	struct line l;
+	va_list ap;
+
+	l.n = 0;
+	va_start(ap, fmt);
+	vadd(&l, fmt, ap);
+	va_end(ap);
+	put_stderr(&l);
 }
 
 /* The length of the UTF-8 sequence at p (1..4), or 0 if it is not one. */
@@ -174,17 +208,7 @@ static void emit(struct line *l)
 		(void)cli_out(l->b, l->n);
 	} else {
 		add(l, "\n");
-		/* stderr is unbuffered: one write per line, so lines from
-		 * several tools on one terminal do not mix mid-line. */
-		if (cli_out_midline()) {
-			char b[sizeof(l->b) + 1];
-
-			b[0] = '\n';
-			memcpy(b + 1, l->b, l->n);
-			fwrite(b, 1, l->n + 1, stderr);
-		} else {
-			fwrite(l->b, 1, l->n, stderr);
-		}
+		put_stderr(l);
 	}
 }
 

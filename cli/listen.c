@@ -162,9 +162,8 @@ static void on_open(hu_conn *c)
 	if (L.max && L.accepted >= L.max)
 		stop_listening(); /* no further accept4() from this batch */
 	if (lc == NULL) {
-		fprintf(stderr,
-			"hangup listen: out of memory; aborting #%llu\n",
-			hu_conn_id(c));
+		cli_diag("hangup listen: out of memory; aborting #%llu\n",
+			 hu_conn_id(c));
 		hu_conn_close(c, HU_ABORT);
 		return;
 	}
@@ -262,9 +261,9 @@ static void on_accept_error(hu_listener *l, int status, int err)
 	const char *en = hu_errno_name(err);
 
 	(void)l;
-	fprintf(stderr, "hangup listen: accept: %s (%s); retrying\n",
-		status == HU_ERROR ? strerror(err) : hu_strerror(status),
-		en ? en : "?");
+	cli_diag("hangup listen: accept: %s (%s); retrying\n",
+		 status == HU_ERROR ? strerror(err) : hu_strerror(status),
+		 en ? en : "?");
 }
 
 static void stop_all(int how);
@@ -284,10 +283,10 @@ static void abort_stragglers(hu_timer *t, void *arg)
 		finish_if_done();
 		return;
 	}
-	fprintf(stderr,
-		"hangup listen: %u connection%s still closing after %d ms (the "
-		"peer is not reading): aborting\n",
-		L.nconns, L.nconns == 1 ? "" : "s", 2 * LINGER_MS);
+	cli_diag(
+	    "hangup listen: %u connection%s still closing after %d ms (the "
+	    "peer is not reading): aborting\n",
+	    L.nconns, L.nconns == 1 ? "" : "s", 2 * LINGER_MS);
 	stop_all(HU_ABORT);
 }
 
@@ -316,10 +315,9 @@ static void on_signal(hu_watch *w, unsigned events, void *arg)
 	if (sig == 0)
 		return;
 	if (++L.signals == 1 && L.nconns > 0)
-		fprintf(stderr,
-			"hangup listen: SIG%s: closing %u connection%s (again "
-			"to abort)\n",
-			sigabbrev_np(sig), L.nconns, L.nconns == 1 ? "" : "s");
+		cli_diag("hangup listen: SIG%s: closing %u connection%s (again "
+			 "to abort)\n",
+			 sigabbrev_np(sig), L.nconns, L.nconns == 1 ? "" : "s");
 	stop_all(L.signals == 1 ? HU_GRACEFUL : HU_ABORT);
 }
 
@@ -344,8 +342,8 @@ static void on_gone(void *arg, int err)
 	const char *en = hu_errno_name(err);
 
 	(void)arg;
-	fprintf(stderr, "hangup listen: stdout: %s (%s); stopping\n",
-		strerror(err), en ? en : "?");
+	cli_diag("hangup listen: stdout: %s (%s); stopping\n", strerror(err),
+		 en ? en : "?");
 	L.status = EXIT_OTHER;
 	stop_all(HU_GRACEFUL);
 }
@@ -441,8 +439,7 @@ int cmd_listen(int argc, char **argv)
 	L.loop = hu_loop_new();
 	L.sfd = cli_signals();
 	if (L.loop == NULL || L.sfd < 0) {
-		fprintf(stderr, "hangup listen: cannot start: %s\n",
-			strerror(errno));
+		cli_diag("hangup listen: cannot start: %s\n", strerror(errno));
 		hu_loop_free(L.loop);
 		return EXIT_OTHER;
 	}
@@ -457,14 +454,12 @@ int cmd_listen(int argc, char **argv)
 		const char *en = hu_errno_name(err);
 
 		if (rc == HU_ERROR)
-			fprintf(stderr,
-				"hangup listen: cannot listen on %s: %s "
-				"(%s)\n",
-				text, strerror(err), en ? en : "?");
+			cli_diag("hangup listen: cannot listen on %s: %s "
+				 "(%s)\n",
+				 text, strerror(err), en ? en : "?");
 		else
-			fprintf(stderr,
-				"hangup listen: cannot listen on %s: %s\n",
-				text, hu_strerror(rc));
+			cli_diag("hangup listen: cannot listen on %s: %s\n",
+				 text, hu_strerror(rc));
 		hu_loop_free(L.loop);
 		cli_sink_done();
 		close(L.sfd);
@@ -476,14 +471,14 @@ int cmd_listen(int argc, char **argv)
 	cli_event_listening(bound);
 	if (hu_watch_start(L.loop, L.sfd, HU_READABLE, on_signal, NULL,
 			   &L.sigw) < 0) {
-		fprintf(stderr, "hangup listen: cannot watch signals\n");
+		cli_diag("hangup listen: cannot watch signals\n");
 		L.status = EXIT_OTHER;
 		stop_all(HU_ABORT);
 	}
 
 	rc = hu_loop_run(L.loop);
 	if (rc < 0) {
-		fprintf(stderr, "hangup listen: loop: %s\n", hu_strerror(rc));
+		cli_diag("hangup listen: loop: %s\n", hu_strerror(rc));
 		L.status = EXIT_OTHER;
 	}
 	hu_loop_free(L.loop); /* aborts what is left (none, normally) */

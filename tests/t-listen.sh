@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..38"
+echo "1..39"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -226,16 +226,29 @@ wait_exit "$lpid"
 [ ! -e "$tmp/s" ]
 ok $? "unix:PATH: the socket file is removed when the tool ends"
 
-# ---- a terminal: stdout and stderr on one pty (script(1)), a peer that
-# sends "abc" with no newline: the event line after it starts a line of
-# its own instead of running on as "abchangup: ..." ----
-bg script -qefc "$H listen --max-conns 1 unix:$tmp/tty.s" "$tmp/tty.out" </dev/null
+# ---- a terminal: stdout and stderr on one pty (script(1)), peers that
+# send "abc" and "xyz" with no newline: the event line after the first,
+# and the SIGTERM diagnostic after the second, start lines of their own
+# instead of running on as "abchangup: ..." (SIGTERM: a background job's
+# SIGINT is ignored, and hangup leaves an inherited SIG_IGN alone) ----
+bg script -qefc "$H listen unix:$tmp/tty.s" "$tmp/tty.out" </dev/null >/dev/null
 spid=$bg_pid
 wait_for "$tmp/tty.out" listening
 printf 'abc' | timeout 5 nc -N -U "$tmp/tty.s"
+wait_for "$tmp/tty.out" '#1 unix: close'
+{ printf 'xyz'; sleep 3; } | timeout 10 nc -U "$tmp/tty.s" >/dev/null &
+ncpid=$!
+wait_for "$tmp/tty.out" xyz
+hpid=$(pgrep -P "$spid" -x hangup)
+[ -n "$hpid" ] && kill -TERM "$hpid"
 wait_exit "$spid"
-tr -d '\r' <"$tmp/tty.out" | awk 'prev == "abc" && /^hangup: \[ *[0-9.]+\] #1 unix: eof/ { found = 1 } { prev = $0 } END { exit !found }'
-ok $? "on a terminal, data without a newline is ended before the event line ($(tr -d '\r' <"$tmp/tty.out" | grep -m1 -o '.\{0,3\}hangup: \[[^]]*\] #1 unix: eof'))"
+kill "$ncpid" 2>/dev/null
+wait "$ncpid" 2>/dev/null
+tr -d '\r' <"$tmp/tty.out" >"$tmp/tty.txt"
+awk 'prev == "abc" && /^hangup: \[ *[0-9.]+\] #1 unix: eof/ { found = 1 } { prev = $0 } END { exit !found }' "$tmp/tty.txt"
+ok $? "on a terminal, data without a newline is ended before the event line ($(grep -m1 -o '.\{0,3\}hangup: \[[^]]*\] #1 unix: eof' "$tmp/tty.txt"))"
+awk 'prev == "xyz" && /^hangup listen: SIGTERM: closing 1 connection/ { found = 1 } { prev = $0 } END { exit !found }' "$tmp/tty.txt"
+ok $? "on a terminal, the SIGTERM diagnostic too starts a line ($(grep -m1 -o '.\{0,3\}hangup listen: SIGTERM' "$tmp/tty.txt"))"
 
 # ---- JSON strings: a Unix path with quotes, a backslash, a tab, a byte
 # that is not UTF-8 -- still one valid JSON line each ----
