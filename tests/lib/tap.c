@@ -2,6 +2,7 @@
 #include "tap.h"
 
 #include <dirent.h>
+#include <errno.h> /* program_invocation_short_name */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ int tap_fd_count(void)
 	return n - 1; /* the DIR's own fd */
 }
 
+static const char *case_name = "-";
+
 static void vdiag(const char *fmt, va_list ap)
 {
 	printf("# ");
@@ -75,10 +78,14 @@ static void vcheck(int ok, const char *file, int line, const char *fmt,
 	if (ok)
 		return;
 	case_failures++;
-	printf("# FAILED at %s:%d: ", file, line);
-	vprintf(fmt, ap);
-	printf("\n");
+	/* On stderr, which prove shows (its stdout is read as TAP and the
+	 * '#' lines hidden): a failure in CI says where and why. */
 	fflush(stdout);
+	fprintf(stderr,
+		"# %s: %s: FAILED at %s:%d: ", program_invocation_short_name,
+		case_name, file, line);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
 }
 
 void tap_check(int ok, const char *file, int line, const char *fmt, ...)
@@ -134,6 +141,7 @@ void tap_run(const char *name, void (*fn)(void), unsigned timeout_s)
 	if (pid == 0) {
 		close(p[0]);
 		skip_pipe = p[1];
+		case_name = name;
 		/* Each case starts from default dispositions: SIGPIPE kills,
 		 * as it would in a user's program that forgot MSG_NOSIGNAL. */
 		signal(SIGPIPE, SIG_DFL);
@@ -142,8 +150,11 @@ void tap_run(const char *name, void (*fn)(void), unsigned timeout_s)
 		fn();
 		int after = tap_fd_count();
 		if (after != before) {
-			printf("# FAILED: fd leak: %d open before, %d after\n",
-			       before, after);
+			fprintf(stderr,
+				"# %s: %s: FAILED: fd leak: %d open before, %d "
+				"after\n",
+				program_invocation_short_name, name, before,
+				after);
 			case_failures++;
 		}
 		fflush(stdout);
@@ -165,13 +176,17 @@ void tap_run(const char *name, void (*fn)(void), unsigned timeout_s)
 		printf("ok %d - %s # SKIP %s\n", number, name, reason);
 	} else {
 		failed++;
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status)) {
 			printf("not ok %d - %s # killed by signal %d (%s)%s\n",
 			       number, name, WTERMSIG(status),
 			       strsignal(WTERMSIG(status)),
 			       WTERMSIG(status) == SIGALRM ? ": timed out"
 							   : "");
-		else
+			fflush(stdout);
+			fprintf(stderr, "# %s: %s: killed by signal %d (%s)\n",
+				program_invocation_short_name, name,
+				WTERMSIG(status), strsignal(WTERMSIG(status)));
+		} else
 			printf("not ok %d - %s\n", number, name);
 	}
 	fflush(stdout);
