@@ -687,8 +687,7 @@ static void t_eof_flushes_first(void)
 
 	big = calloc(1, BIG);
 	int fd = raw_connect(where);
-	run_for(loop, 30);
-	REQUIRE(nrecs == 1, "accepted");
+	REQUIRE(run_until_accepted(loop, 1) == 1, "accepted");
 	/* A small send buffer, so most of the 1 MiB waits in ours. */
 	int small = 16384;
 	setsockopt(hu_conn_fd(recs[0].conn), SOL_SOCKET, SO_SNDBUF, &small,
@@ -733,8 +732,7 @@ static void t_backpressure(void)
 	hu_loop *loop = server(&cfg, where);
 
 	int fd = raw_connect(where);
-	run_for(loop, 30);
-	REQUIRE(nrecs == 1, "accepted");
+	REQUIRE(run_until_accepted(loop, 1) == 1, "accepted");
 	hu_conn *c = recs[0].conn;
 	size_t written = 0;
 	int rc = 0;
@@ -978,8 +976,7 @@ static void t_bad_input(void)
 	recs_reset();
 	listen_on(loop, "127.0.0.1:0", &cfg, where, sizeof(where));
 	int fd = raw_connect(where);
-	run_for(loop, 30);
-	REQUIRE(nrecs == 1, "accepted");
+	REQUIRE(run_until_accepted(loop, 1) == 1, "accepted");
 	c = recs[0].conn;
 	struct iovec iov[2] = {{NULL, 3}, {"ok", 2}};
 	CHECK(hu_conn_write(c, NULL, 3) == HU_INVAL, "write NULL data");

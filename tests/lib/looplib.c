@@ -223,3 +223,12 @@ void reader_join(struct reader *r)
 {
 	pthread_join(r->t, NULL);
 }
+
+int run_until_accepted(hu_loop *loop, int n)
+{
+	double end = now_ms() + 3000;
+
+	while (nrecs < n && now_ms() < end)
+		run_for(loop, 10);
+	return nrecs;
+}

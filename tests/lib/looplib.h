@@ -49,6 +49,11 @@ void recs_reset(void);
 int run_until(hu_loop *loop, const volatile int *cond, unsigned ms);
 /* Run the loop for ms milliseconds. */
 void run_for(hu_loop *loop, unsigned ms);
+/* Run the loop until n connections have been accepted (nrecs >= n) or 3 s
+ * pass: a loopback under load drops packets (the per-CPU backlog), and a
+ * lost handshake ACK delays an accept by a SYN-ACK retransmission (1 s).
+ * Returns nrecs. */
+int run_until_accepted(hu_loop *loop, int n);
 
 /* Listen on addr ("127.0.0.1:0", "[::1]:0", "unix:...") with cfg; returns
  * the listener and writes its address into buf. */
