@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..39"
+echo "1..40"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -230,8 +230,11 @@ ok $? "unix:PATH: the socket file is removed when the tool ends"
 # send "abc" and "xyz" with no newline: the event line after the first,
 # and the SIGTERM diagnostic after the second, start lines of their own
 # instead of running on as "abchangup: ..." (SIGTERM: a background job's
-# SIGINT is ignored, and hangup leaves an inherited SIG_IGN alone) ----
-bg script -qefc "$H listen unix:$tmp/tty.s" "$tmp/tty.out" </dev/null >/dev/null
+# SIGINT is ignored, and hangup leaves an inherited SIG_IGN alone).
+# "exec": script(1) runs the command with $SHELL -c, or /bin/sh when
+# SHELL is unset (as under CI); dash forks for it, so without exec the
+# tool would be a grandchild and pgrep -P would find the shell ----
+bg script -qefc "exec $H listen unix:$tmp/tty.s" "$tmp/tty.out" </dev/null >/dev/null
 spid=$bg_pid
 wait_for "$tmp/tty.out" listening
 printf 'abc' | timeout 5 nc -N -U "$tmp/tty.s"
@@ -240,6 +243,8 @@ wait_for "$tmp/tty.out" '#1 unix: close'
 ncpid=$!
 wait_for "$tmp/tty.out" xyz
 hpid=$(pgrep -P "$spid" -x hangup)
+[ -n "$hpid" ]
+ok $? "under script(1), the tool is script's own child (pid ${hpid:-none})"
 [ -n "$hpid" ] && kill -TERM "$hpid"
 wait_exit "$spid"
 kill "$ncpid" 2>/dev/null
