@@ -1,6 +1,6 @@
 /*
- * args.c -- option values and addresses for listen and connect, checked
- * with messages that name the problem.
+ * args.c -- option values and addresses for the subcommands, checked with
+ * messages that name the problem.
  *
  * hu_addr_parse() says only HU_INVAL, whatever was wrong; a person who
  * typed the address wants to know which part. So when it refuses, the
@@ -209,6 +209,29 @@ int cli_parse_addr(const char *cmd, const char *text, struct hu_addr *out)
 	return -1;
 }
 
+int cli_parse_dest(const char *cmd, const char *text, struct hu_addr *out)
+{
+	unsigned port = 1;
+
+	if (cli_parse_addr(cmd, text, out) < 0)
+		return -1;
+	if (out->sa.ss_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)&out->sa)->sin_port);
+	else if (out->sa.ss_family == AF_INET6)
+		port =
+		    ntohs(((const struct sockaddr_in6 *)&out->sa)->sin6_port);
+	if (port == 0) {
+		/* connect() to port 0 is refused by the kernel; saying so
+		 * as "refused" would blame a peer that cannot exist. */
+		fprintf(stderr,
+			"hangup %s: port 0 cannot be connected to (0 asks "
+			"the kernel for any port: listen only) in '%s'\n",
+			cmd, text);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_exit_for_reason(int reason)
 {
 	switch (reason) {
@@ -236,6 +259,13 @@ int cli_parse_operand(const char *cmd, const char *examples, int argc,
 {
 	struct hu_addr a;
 
+	return cli_parse_operand_dest(cmd, examples, 0, argc, argv, addr, &a);
+}
+
+int cli_parse_operand_dest(const char *cmd, const char *examples, int dest,
+			   int argc, char **argv, const char **addr,
+			   struct hu_addr *a)
+{
 	if (optind == argc) {
 		fprintf(stderr, "hangup %s: no ADDR (e.g. %s; try --help)\n",
 			cmd, examples);
@@ -247,5 +277,6 @@ int cli_parse_operand(const char *cmd, const char *examples, int argc,
 		return -1;
 	}
 	*addr = argv[optind];
-	return cli_parse_addr(cmd, *addr, &a);
+	return dest ? cli_parse_dest(cmd, *addr, a)
+		    : cli_parse_addr(cmd, *addr, a);
 }

@@ -312,8 +312,9 @@ int cmd_lab(int argc, char **argv)
 	int njobs = 0, npass = 0, nfail = 0, nskip = 0;
 	double t0;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	optind = 0; /* GNU: a full reset, nextchar included */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			do_list = 1;
@@ -337,7 +338,7 @@ int cmd_lab(int argc, char **argv)
 			selftest = 1;
 			break;
 		default:
-			fputs(lab_usage, stderr);
+			cli_bad_option("lab", c, argv);
 			return EXIT_USAGE;
 		}
 	}

@@ -37,20 +37,6 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int parse_ms(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v > 86400000UL)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static const char *peer_word(int peer)
 {
 	return peer == HU_PEER_OPEN  ? "open"
@@ -68,42 +54,35 @@ int cmd_probe(int argc, char **argv)
 	};
 	unsigned liveness = 0, interval = 1000;
 	struct hu_addr addr;
+	const char *text;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	optind = 0; /* GNU: a full reset, nextchar included */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-		case 'i':
-			if (parse_ms(optarg, c == 'l' ? &liveness : &interval) <
-			    0) {
-				fprintf(stderr,
-					"hangup probe: bad --%s value '%s' "
-					"(milliseconds)\n",
-					c == 'l' ? "liveness" : "interval",
-					optarg);
+			if (cli_parse_ms("probe", "--liveness", optarg,
+					 &liveness) < 0)
 				return EXIT_USAGE;
-			}
+			break;
+		case 'i':
+			/* 0 would make the wait below a busy loop. */
+			if (cli_parse_count("probe", "--interval", optarg,
+					    86400000u, &interval) < 0)
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(probe_usage, stdout);
 			return 0;
 		default:
-			fputs(probe_usage, stderr);
+			cli_bad_option("probe", c, argv);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fputs(probe_usage, stderr);
+	if (cli_parse_operand_dest("probe", "127.0.0.1:7000, unix:/tmp/s", 1,
+				   argc, argv, &text, &addr) < 0)
 		return EXIT_USAGE;
-	}
-	if (hu_addr_parse(argv[optind], &addr) < 0) {
-		fprintf(stderr, "hangup probe: bad address '%s'\n",
-			argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (interval == 0)
-		interval = 1000;
 
 	int fd = socket(addr.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -114,28 +93,34 @@ int cmd_probe(int argc, char **argv)
 	if (connect(fd, (struct sockaddr *)&addr.sa, addr.len) < 0) {
 		int err = errno;
 		const char *name = hu_errno_name(err);
-		fprintf(stderr, "hangup probe: connect %s: %s (%s)\n",
-			argv[optind], strerror(err), name ? name : "?");
+		fprintf(stderr, "hangup probe: connect %s: %s (%s)\n", text,
+			strerror(err), name ? name : "?");
 		close(fd);
+		/* As the loop says it: no socket file is nobody listening. */
+		if (err == ENOENT && addr.sa.ss_family == AF_UNIX)
+			err = ECONNREFUSED;
 		return err == ECONNREFUSED ? EXIT_REFUSED
 		       : (err == ENETUNREACH || err == EHOSTUNREACH)
 			   ? EXIT_UNREACH
 		       : err == ETIMEDOUT ? EXIT_TIMEOUT
 					  : EXIT_OTHER;
 	}
-	if (liveness > 0 && hu_liveness(fd, liveness) < 0) {
-		fprintf(stderr, "hangup probe: liveness: failed\n");
+	int rc;
+	if (liveness > 0 && (rc = hu_liveness(fd, liveness)) < 0) {
+		fprintf(stderr, "hangup probe: --liveness: %s\n",
+			hu_strerror(rc));
 		close(fd);
 		return EXIT_OTHER;
 	}
-	printf("connected to %s\n", argv[optind]);
+	printf("connected to %s\n", text);
 	fflush(stdout);
 
 	struct hu_probe last;
 	memset(&last, 0xff, sizeof(last));
 	for (;;) {
 		struct hu_probe p;
-		int rc = hu_probe(fd, &p);
+
+		rc = hu_probe(fd, &p);
 
 		if (rc < 0) {
 			fprintf(stderr, "hangup probe: %s\n", hu_strerror(rc));

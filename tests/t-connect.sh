@@ -9,17 +9,6 @@
 # unreachable) and a peer that vanished (nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-# start_nc NAME [NC-ARGS...]: nc -lv 127.0.0.1 0 (stdin from $nc_in, else
-# the never-ending FIFO), its output in $tmp/NAME.out; sets $ncpid, $port.
-start_nc() {
-	local name=$1
-	shift
-	bg ${NC_NS:+ip netns exec "$NC_NS"} nc -lv "$@" 127.0.0.1 0 <"${nc_in:-$tmp/hold}" \
-		>"$tmp/$name.out" 2>"$tmp/$name.err"
-	ncpid=$bg_pid
-	wait_for "$tmp/$name.err" 'Listening on' || return 1
-	port=$(awk '/Listening on/ { print $NF }' "$tmp/$name.err")
-}
 # start_peer NAME MODE: peer.pl listen MODE; sets $ppid_ and $port.
 start_peer() {
 	bg perl "$top/tests/lib/peer.pl" listen "$2" >"$tmp/$1.peer"
@@ -30,7 +19,7 @@ start_peer() {
 # A second never-ending FIFO on fd 7, for a stdin we write into.
 mkfifo "$tmp/in7" && exec 7<>"$tmp/in7"
 
-echo "1..36"
+echo "1..37"
 
 # ---- help and bad input ----
 "$H" connect --help >"$tmp/help" 2>&1
@@ -40,6 +29,8 @@ ok $? "--help: usage with the options and the exit statuses, exit 0 (rc=$rc)"
 one_line_error 2 "$H" connect 127.0.0.1:70000 &&
 	grep -q "port 70000 out of range (0-65535) in '127.0.0.1:70000'" "$tmp/ole.err"
 ok $? "port out of range: one line, exit 2 ($msg)"
+one_line_error 2 "$H" connect 127.0.0.1:0 && grep -q 'port 0 cannot be connected to' "$tmp/ole.err"
+ok $? "port 0 (nothing can listen there): one line, exit 2, not 'refused' ($msg)"
 one_line_error 2 "$H" connect example.com:80
 ok $? "malformed address (a name, no DNS): one line, exit 2 ($msg)"
 one_line_error 2 "$H" connect '::1:80'
@@ -270,14 +261,7 @@ NFT
 	bg ip netns exec "$ns" "$H" connect --json --liveness 2000 "127.0.0.1:$port" <&8 >"$tmp/dead.json"
 	cpid=$bg_pid
 	wait_for "$tmp/dead.json" '"event":"open"'
-	ip netns exec "$ns" nft -f - <<'NFT'
-table inet hu_t {
-	chain in {
-		type filter hook input priority 0;
-		meta l4proto tcp drop
-	}
-}
-NFT
+	drop_tcp
 	t0=$(date +%s%N)
 	wait_exit "$cpid" 10
 	took=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -294,14 +278,7 @@ NFT
 	bg ip netns exec "$ns" "$H" connect --json --liveness 2000 "127.0.0.1:$port" <&7 >"$tmp/dead2.json"
 	cpid=$bg_pid
 	wait_for "$tmp/dead2.json" '"event":"open"'
-	ip netns exec "$ns" nft -f - <<'NFT'
-table inet hu_t {
-	chain in {
-		type filter hook input priority 0;
-		meta l4proto tcp drop
-	}
-}
-NFT
+	drop_tcp
 	t0=$(date +%s%N)
 	printf 'are you there?' >&7
 	wait_exit "$cpid" 10
@@ -310,12 +287,9 @@ NFT
 		[ "$took" -ge 1500 ] && [ "$took" -le $((4500 * slow)) ]
 	ok $? "busy dead peer: exit 5, timeout, 14 bytes undelivered, ${took} ms ($(summary "$tmp/dead2.json"))"
 	kill "$ncpid" 2>/dev/null
-	ip netns del "$ns"
-	ns=
+	end_ns
 fi
 
-left=0
-for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && [ "$(cat /proc/$p/comm 2>/dev/null)" = hangup ] && left=1; done
-[ $left -eq 0 ]
+none_left
 ok $? "every hangup this test started has exited"
 exit $fail

@@ -228,9 +228,10 @@ ok $? "--list names the scenarios"
 "$H" lab no-such-scenario >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "an unknown scenario exits 2"
-"$H" lab --no-such-option >/dev/null 2>&1
-[ $? -eq 2 ]
-ok $? "an unknown option exits 2"
+"$H" lab --no-such-option >"$tmp/opt.out" 2>"$tmp/opt.err"
+[ $? -eq 2 ] && [ ! -s "$tmp/opt.out" ] && [ "$(wc -l <"$tmp/opt.err")" -eq 1 ] &&
+	grep -q "^hangup lab: unknown option '--no-such-option'" "$tmp/opt.err"
+ok $? "an unknown option: one line naming it, exit 2 ($(cat "$tmp/opt.err"))"
 
 "$H" lab --json abortive-close >"$tmp/one.json" 2>/dev/null
 [ "$(wc -l <"$tmp/one.json")" -eq 1 ] &&

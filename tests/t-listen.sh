@@ -299,14 +299,7 @@ else
 	bg ip netns exec "$ns" nc 127.0.0.1 "$port" <&8 >/dev/null
 	nc_pid=$bg_pid
 	wait_for "$tmp/dead.json" '"event":"open"'
-	ip netns exec "$ns" nft -f - <<'NFT'
-table inet hu_t {
-	chain in {
-		type filter hook input priority 0;
-		meta l4proto tcp drop
-	}
-}
-NFT
+	drop_tcp
 	t0=$(date +%s%N)
 	wait_for "$tmp/dead.json" '"event":"close"' 10
 	took=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -318,13 +311,10 @@ NFT
 	ok $? "detected ${took} ms after the drop (liveness 2000)"
 	kill "$nc_pid" "$lpid" 2>/dev/null
 	wait_exit "$lpid"
-	ip netns del "$ns"
-	ns=
+	end_ns
 fi
 
 # Nothing of ours is left running.
-left=0
-for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && [ "$(cat /proc/$p/comm 2>/dev/null)" = hangup ] && left=1; done
-[ $left -eq 0 ]
+none_left
 ok $? "every hangup this test started has exited"
 exit $fail

@@ -80,6 +80,27 @@ wait_exit() {
 	return 1
 }
 
+# start_nc NAME [NC-ARGS...]: nc -lv 127.0.0.1 0 (stdin from $nc_in, else
+# the never-ending FIFO; NC_NS=ns runs it inside that namespace), its output in $tmp/NAME.out; sets $ncpid, $port.
+start_nc() {
+	local name=$1
+	shift
+	bg ${NC_NS:+ip netns exec "$NC_NS"} nc -lv "$@" 127.0.0.1 0 <"${nc_in:-$tmp/hold}" \
+		>"$tmp/$name.out" 2>"$tmp/$name.err"
+	ncpid=$bg_pid
+	wait_for "$tmp/$name.err" 'Listening on' || return 1
+	port=$(awk '/Listening on/ { print $NF }' "$tmp/$name.err")
+}
+
+# none_left: true when no hangup this test started is still running.
+none_left() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -0 "$p" 2>/dev/null && [ "$(cat /proc/$p/comm 2>/dev/null)" = hangup ] && return 1
+	done
+	return 0
+}
+
 # start_listen NAME [ARGS...]: `hangup listen --json ARGS 127.0.0.1:0`,
 # stdout in $tmp/NAME.json, stderr in $tmp/NAME.err; sets $lpid and $port
 # from the listening event. LISTEN_NS=ns runs it inside that namespace.
@@ -143,5 +164,23 @@ one_line_error() {
 new_ns() {
 	ns=hu_t_$(basename "$0" .sh | tr -c 'a-z0-9\n' _)_$$
 	ip netns add "$ns" && ip netns exec "$ns" ip link set lo up
+}
+# drop_tcp: inside $ns, nft drops every TCP packet that comes in -- the
+# peer vanishes as a crashed host or a cut cable would (`nft flush ruleset`
+# inside $ns undoes it).
+drop_tcp() {
+	ip netns exec "$ns" nft -f - <<'NFT'
+table inet hu_t {
+	chain in {
+		type filter hook input priority 0;
+		meta l4proto tcp drop
+	}
+}
+NFT
+}
+# end_ns: delete $ns now (cleanup would, at exit).
+end_ns() {
+	ip netns del "$ns"
+	ns=
 }
 can_netns() { [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; }
