@@ -21,13 +21,17 @@
 #include <unistd.h>
 
 static const char probe_usage[] =
-    "usage: hangup probe [--liveness MS] [--interval MS] ADDR\n\n"
+    "usage: hangup probe [--liveness MS] [--interval MS] [--connect-timeout "
+    "MS] ADDR\n\n"
     "Connect to ADDR, send and read nothing, and print what hu_probe() sees\n"
     "each time it changes, until the peer has gone. Exit status: 0 the peer\n"
-    "closed (FIN), 3 refused, 4 reset, 5 timed out (dead peer), 6\n"
-    "unreachable, 1 other error, 2 usage.\n\n"
-    "  --liveness MS  arm dead-peer detection (hu_liveness) with MS\n"
-    "  --interval MS  also probe every MS milliseconds (default 1000)\n";
+    "closed (FIN), 3 refused, 4 reset, 5 timed out (dead peer, or no answer\n"
+    "to the connect in time), 6 unreachable, 1 other error, 2 usage.\n\n"
+    "  --liveness MS         arm dead-peer detection (hu_liveness) with MS\n"
+    "  --interval MS         also probe every MS milliseconds (default 1000)\n"
+    "  --connect-timeout MS  give up a TCP connect after MS milliseconds\n"
+    "                        (default 0: when the kernel's SYN retries end,\n"
+    "                        about 2 minutes)\n";
 
 static double now_ms(void)
 {
@@ -35,6 +39,40 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Connect fd to a; a TCP connect is non-blocking, so that it can be bounded
+ * by timeout_ms (0: as long as the kernel tries). 0, or the connect's
+ * errno (ETIMEDOUT when our own bound ran out, *ours set).
+ */
+static int connect_within(int fd, const struct hu_addr *a, unsigned timeout_ms,
+			  int *ours)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	struct pollfd pf = {.fd = fd, .events = POLLOUT};
+
+	*ours = 0;
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	for (;;) {
+		int n = poll(&pf, 1, timeout_ms > 0 ? (int)timeout_ms : -1);
+
+		if (n > 0)
+			break;
+		if (n == 0) {
+			*ours = 1;
+			return ETIMEDOUT;
+		}
+		if (errno != EINTR)
+			return errno;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
 }
 
 static const char *peer_word(int peer)
@@ -49,10 +87,11 @@ int cmd_probe(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"liveness", required_argument, NULL, 'l'},
 	    {"interval", required_argument, NULL, 'i'},
+	    {"connect-timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned liveness = 0, interval = 1000;
+	unsigned liveness = 0, interval = 1000, ctimeout = 0;
 	struct hu_addr addr;
 	const char *text;
 	int c;
@@ -72,6 +111,11 @@ int cmd_probe(int argc, char **argv)
 					    86400000u, &interval) < 0)
 				return EXIT_USAGE;
 			break;
+		case 't':
+			if (cli_parse_ms("probe", "--connect-timeout", optarg,
+					 &ctimeout) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			fputs(probe_usage, stdout);
 			return 0;
@@ -84,17 +128,29 @@ int cmd_probe(int argc, char **argv)
 				   argc, argv, &text, &addr) < 0)
 		return EXIT_USAGE;
 
-	int fd = socket(addr.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking for TCP only: a Unix connect answers at once, except
+	 * that non-blocking it would say EAGAIN for a full backlog. Nothing
+	 * here reads, so the flag can stay once connected. */
+	int fd = socket(addr.sa.ss_family,
+			SOCK_STREAM | SOCK_CLOEXEC |
+			    (addr.sa.ss_family == AF_UNIX ? 0 : SOCK_NONBLOCK),
+			0);
 	if (fd < 0) {
 		fprintf(stderr, "hangup probe: socket: %s\n", strerror(errno));
 		return EXIT_OTHER;
 	}
 	double t0 = now_ms();
-	if (connect(fd, (struct sockaddr *)&addr.sa, addr.len) < 0) {
-		int err = errno;
+	int ours, err = connect_within(fd, &addr, ctimeout, &ours);
+	if (err != 0) {
 		const char *name = hu_errno_name(err);
-		fprintf(stderr, "hangup probe: connect %s: %s (%s)\n", text,
-			strerror(err), name ? name : "?");
+		if (ours)
+			fprintf(stderr,
+				"hangup probe: connect %s: no answer within "
+				"%u ms (--connect-timeout)\n",
+				text, ctimeout);
+		else
+			fprintf(stderr, "hangup probe: connect %s: %s (%s)\n",
+				text, strerror(err), name ? name : "?");
 		close(fd);
 		/* As the loop says it: no socket file is nobody listening. */
 		if (err == ENOENT && addr.sa.ss_family == AF_UNIX)

@@ -2,12 +2,12 @@
 # t-probe-cli.sh -- `hangup probe ADDR`, the library's smoke command, against
 # real peers: it connects, reads nothing, and must say how the peer went
 # away -- a FIN with our unread bytes counted, a reset, refused (TCP and
-# Unix), and, as root in a private namespace, a peer that vanished (nft
-# drop, --liveness) -- each with the documented exit status; bad input is
-# one line and exit 2.
+# Unix), a connect that gets no answer (--connect-timeout), and, as root in
+# a private namespace, a peer that vanished (nft drop, --liveness) -- each
+# with the documented exit status; bad input is one line and exit 2.
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..17"
+echo "1..19"
 
 # ---- help and bad input ----
 "$H" probe --help >"$tmp/help" 2>&1
@@ -58,6 +58,23 @@ timeout 10 "$H" probe "127.0.0.1:$port" >"$tmp/rst.txt" 2>&1
 rc=$?
 [ $rc -eq 4 ] && grep -Eq 'peer=gone .*error=ECONNRESET' "$tmp/rst.txt" && grep -q '^peer reset:' "$tmp/rst.txt"
 ok $? "peer reset: exit 4, peer=gone error=ECONNRESET (rc=$rc; $(tail -1 "$tmp/rst.txt"))"
+
+# ---- --connect-timeout: a full accept queue drops our SYN (kernel-truth
+# 12), so the connect would wait out the kernel's SYN retries ----
+bg perl "$top/tests/lib/peer.pl" listen full >"$tmp/full.peer"
+fpid=$bg_pid
+wait_for "$tmp/full.peer" '^[0-9]'
+port=$(head -1 "$tmp/full.peer")
+t0=$(date +%s%N)
+one_line_error 5 timeout 10 "$H" probe --connect-timeout 500 "127.0.0.1:$port" &&
+	grep -q 'no answer within 500 ms' "$tmp/ole.err"
+said=$?
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $said -eq 0 ] && [ "$took" -ge 490 ] && [ "$took" -lt $((2500 * slow)) ]
+ok $? "--connect-timeout 500, SYN dropped: exit 5 after ${took} ms, one line (rc=$rc; $msg)"
+kill "$fpid"
+one_line_error 2 "$H" probe --connect-timeout soon 127.0.0.1:1
+ok $? "a bad --connect-timeout value: one line, exit 2 ($msg)"
 
 # ---- the peer stays: the probe keeps waiting (no verdict from silence),
 # and a SIGTERM ends it ----
