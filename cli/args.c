@@ -209,27 +209,23 @@ int cli_parse_addr(const char *cmd, const char *text, struct hu_addr *out)
 	return -1;
 }
 
-int cli_parse_dest(const char *cmd, const char *text, struct hu_addr *out)
+int cli_check_dest(const char *cmd, const char *text, const struct hu_addr *a)
 {
 	unsigned port = 1;
 
-	if (cli_parse_addr(cmd, text, out) < 0)
-		return -1;
-	if (out->sa.ss_family == AF_INET)
-		port = ntohs(((const struct sockaddr_in *)&out->sa)->sin_port);
-	else if (out->sa.ss_family == AF_INET6)
-		port =
-		    ntohs(((const struct sockaddr_in6 *)&out->sa)->sin6_port);
-	if (port == 0) {
-		/* connect() to port 0 is refused by the kernel; saying so
-		 * as "refused" would blame a peer that cannot exist. */
-		fprintf(stderr,
-			"hangup %s: port 0 cannot be connected to (0 asks "
-			"the kernel for any port: listen only) in '%s'\n",
-			cmd, text);
-		return -1;
-	}
-	return 0;
+	if (a->sa.ss_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
+	else if (a->sa.ss_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+	if (port != 0)
+		return 0;
+	/* connect() to port 0 is refused by the kernel; saying so as
+	 * "refused" would blame a peer that cannot exist. */
+	fprintf(stderr,
+		"hangup %s: port 0 cannot be connected to (0 asks the kernel "
+		"for any port: listen only) in '%s'\n",
+		cmd, text);
+	return -1;
 }
 
 int cli_exit_for_reason(int reason)
@@ -255,16 +251,7 @@ int cli_exit_for_reason(int reason)
 }
 
 int cli_parse_operand(const char *cmd, const char *examples, int argc,
-		      char **argv, const char **addr)
-{
-	struct hu_addr a;
-
-	return cli_parse_operand_dest(cmd, examples, 0, argc, argv, addr, &a);
-}
-
-int cli_parse_operand_dest(const char *cmd, const char *examples, int dest,
-			   int argc, char **argv, const char **addr,
-			   struct hu_addr *a)
+		      char **argv, const char **addr, struct hu_addr *a)
 {
 	if (optind == argc) {
 		fprintf(stderr, "hangup %s: no ADDR (e.g. %s; try --help)\n",
@@ -277,6 +264,5 @@ int cli_parse_operand_dest(const char *cmd, const char *examples, int dest,
 		return -1;
 	}
 	*addr = argv[optind];
-	return dest ? cli_parse_dest(cmd, *addr, a)
-		    : cli_parse_addr(cmd, *addr, a);
+	return cli_parse_addr(cmd, *addr, a);
 }

@@ -61,16 +61,12 @@ int cli_parse_count(const char *cmd, const char *opt, const char *s,
 /* hu_addr_parse(), and on failure a message naming the problem: a port out
  * of range, a Unix path too long, a host that is not a literal, ... */
 int cli_parse_addr(const char *cmd, const char *text, struct hu_addr *out);
-/* cli_parse_addr() for an address to connect to: port 0 is refused too. */
-int cli_parse_dest(const char *cmd, const char *text, struct hu_addr *out);
-/* After getopt: exactly one operand left, a valid ADDR (else a message
- * naming the problem, with `examples`, and -1). */
+/* After getopt: exactly one operand left, a valid ADDR, parsed into *a
+ * (else a message naming the problem, with `examples`, and -1). */
 int cli_parse_operand(const char *cmd, const char *examples, int argc,
-		      char **argv, const char **addr);
-/* The same, parsed into *a; with `dest` set, as cli_parse_dest(). */
-int cli_parse_operand_dest(const char *cmd, const char *examples, int dest,
-			   int argc, char **argv, const char **addr,
-			   struct hu_addr *a);
+		      char **argv, const char **addr, struct hu_addr *a);
+/* An address to connect to: port 0 is refused too (text names it). */
+int cli_check_dest(const char *cmd, const char *text, const struct hu_addr *a);
 
 /* ---- events.c: the event lines of listen and connect ---- */
 

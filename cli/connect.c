@@ -417,9 +417,9 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 		}
 	}
 	struct hu_addr a;
-	if (cli_parse_operand_dest("connect",
-				   "127.0.0.1:7000, :7000, unix:/tmp/s", 1,
-				   argc, argv, &o->addr, &a) < 0)
+	if (cli_parse_operand("connect", "127.0.0.1:7000, :7000, unix:/tmp/s",
+			      argc, argv, &o->addr, &a) < 0 ||
+	    cli_check_dest("connect", o->addr, &a) < 0)
 		return EXIT_USAGE;
 	return -1;
 }

@@ -406,8 +406,9 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 		    stderr);
 		return EXIT_USAGE;
 	}
+	struct hu_addr a;
 	if (cli_parse_operand("listen", ":0, 127.0.0.1:7000, unix:/tmp/s", argc,
-			      argv, &o->addr) < 0)
+			      argv, &o->addr, &a) < 0)
 		return EXIT_USAGE;
 	return -1;
 }

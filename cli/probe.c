@@ -124,8 +124,9 @@ int cmd_probe(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_parse_operand_dest("probe", "127.0.0.1:7000, unix:/tmp/s", 1,
-				   argc, argv, &text, &addr) < 0)
+	if (cli_parse_operand("probe", "127.0.0.1:7000, unix:/tmp/s", argc,
+			      argv, &text, &addr) < 0 ||
+	    cli_check_dest("probe", text, &addr) < 0)
 		return EXIT_USAGE;
 
 	/* Non-blocking for TCP only: a Unix connect answers at once, except
