@@ -7,12 +7,13 @@
 # with the documented exit status; bad input is one line and exit 2.
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..19"
+echo "1..20"
 
 # ---- help and bad input ----
 "$H" probe --help >"$tmp/help" 2>&1
 rc=$?
-[ $rc -eq 0 ] && grep -q -- '--interval MS' "$tmp/help" && grep -q '3 refused, 4 reset' "$tmp/help"
+[ $rc -eq 0 ] && grep -q -- '--interval MS' "$tmp/help" && grep -q -- '--connect-timeout MS' "$tmp/help" &&
+	grep -q '3 refused, 4 reset' "$tmp/help"
 ok $? "--help: usage with the options and the exit statuses, exit 0 (rc=$rc)"
 one_line_error 2 "$H" probe --verbose 127.0.0.1:1 &&
 	grep -q "unknown option '--verbose'" "$tmp/ole.err"
@@ -48,6 +49,23 @@ rc=$?
 	grep -Eq 'peer=eof +state=CLOSE_WAIT +unread=5 ' "$tmp/fin.txt" &&
 	grep -q '^peer eof:' "$tmp/fin.txt"
 ok $? "peer FIN after 5 bytes: exit 0, peer=eof in CLOSE_WAIT with unread=5 (rc=$rc; $(grep -m1 'peer=eof' "$tmp/fin.txt" | tr -s ' '))"
+kill "$ncpid" 2>/dev/null
+
+# ---- data that arrives wakes no poll() here (only POLLRDHUP is asked for):
+# --interval is what sees it; then the FIN ends the probe ----
+# (fd 6 closed for nc and the probe, so that closing ours ends nc's stdin)
+mkfifo "$tmp/slow" && exec 6<>"$tmp/slow"
+nc_in=$tmp/slow start_nc slow -N 6>&-
+bg "$H" probe --interval 100 "127.0.0.1:$port" >"$tmp/slow.txt" 2>&1 6>&-
+ppid_=$bg_pid
+wait_for "$tmp/slow.txt" 'peer=open'
+printf 'abc' >&6
+wait_for "$tmp/slow.txt" 'peer=open  *state=ESTABLISHED  *unread=3 ' 3
+said=$?
+exec 6>&-
+wait_exit "$ppid_"
+[ $said -eq 0 ] && [ $rc -eq 0 ] && grep -Eq 'peer=eof +state=CLOSE_WAIT +unread=3 ' "$tmp/slow.txt"
+ok $? "--interval 100: 3 bytes seen unread while open, then the FIN: eof, exit 0 (rc=$rc; $(grep -c peer= "$tmp/slow.txt") lines)"
 kill "$ncpid" 2>/dev/null
 
 # ---- a reset (SO_LINGER {1,0}): exit 4, ECONNRESET ----
