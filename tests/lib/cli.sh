@@ -81,7 +81,8 @@ wait_exit() {
 }
 
 # start_nc NAME [NC-ARGS...]: nc -lv 127.0.0.1 0 (stdin from $nc_in, else
-# the never-ending FIFO; NC_NS=ns runs it inside that namespace), its output in $tmp/NAME.out; sets $ncpid, $port.
+# the never-ending FIFO; NC_NS=ns runs it inside that namespace), its
+# output in $tmp/NAME.out; sets $ncpid, $port.
 start_nc() {
 	local name=$1
 	shift
