@@ -45,6 +45,7 @@ static const struct hu_conn_callbacks *cbs(const hu_conn *c)
 
 static void settle(hu_conn *c);
 static void conn_flush(hu_conn *c);
+static void close_gracefully(hu_conn *c, unsigned why);
 
 /* ---- the end ---- */
 
@@ -56,6 +57,9 @@ static void conn_flush(hu_conn *c);
  */
 static void enter(hu_conn *c, int phase)
 {
+	/* An idle close reports the phase the timer found (issue 11). */
+	if (c->flags & HU__C_IDLE)
+		return;
 	if (c->phase == HU_PHASE_OPEN || phase == HU_PHASE_CLOSING)
 		c->phase = phase;
 }
@@ -94,6 +98,8 @@ static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 	c->info.undelivered = hu__wbuf_size(c->wbuf) +
 			      (kernel >= 0 ? (uint64_t)kernel : unacked(c));
 	c->flags |= HU__C_FINISHED;
+	if (!(c->flags & HU__C_ENDED))
+		c->info.duration_ms = hu__now_ms() - c->info.duration_ms;
 	hu__timer_disarm(loop, &c->timer);
 	hu__free(c->wbuf);
 	c->wbuf = NULL;
@@ -111,13 +117,70 @@ static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 		close(c->io.fd);
 		c->io.fd = -1;
 	}
-	c->info.duration_ms = hu__now_ms() - c->info.duration_ms;
 	hu__loop_closed(c);
 }
 
 void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
 {
 	finish(c, reason, err, abort, -1);
+}
+
+/*
+ * The loop gives up on data the peer did not take within linger_ms. A plain
+ * close() would hand what the kernel holds to an orphan socket that goes on
+ * sending it after on_close called it undelivered, drop what is in our own
+ * buffer, and end with a FIN: the peer would see a clean end after a cut
+ * stream. An RST (SO_LINGER {1, 0}: tcp_close() discards the send queue)
+ * makes the cut visible to the peer and the count final: what the peer
+ * received + undelivered = what was written, give or take what was in
+ * flight at the abort. With nothing owed, a plain close is the honest end.
+ */
+static void give_up(hu_conn *c, int reason)
+{
+	uint64_t kernel = unacked(c);
+	int cut = kernel > 0 || hu__wbuf_size(c->wbuf) > 0;
+
+	finish(c, reason, ETIMEDOUT, cut, (int64_t)kernel);
+}
+
+/*
+ * At a flush deadline: has the peer acknowledged anything since the last
+ * one? Then the deadline moves linger_ms on. Acknowledged, not taken by
+ * the kernel: EPOLLOUT waits until half the send buffer is free, which a
+ * slow reader may take many linger_ms to free (sk_stream_wspace()).
+ * info.undelivered holds the mark until finish() fills it.
+ */
+static int progressed(hu_conn *c)
+{
+	uint64_t acked = c->info.bytes_out - unacked(c);
+
+	if (acked <= c->info.undelivered)
+		return 0;
+	c->info.undelivered = acked;
+	c->deadline = c->loop->now + c->cfg->c.linger_ms;
+	return 1;
+}
+
+/* The reason a graceful close ends with: ours, or the idle timer's. */
+static int closing_reason(const hu_conn *c)
+{
+	return (c->flags & HU__C_IDLE) ? HU_CLOSE_IDLE : HU_CLOSE_LOCAL;
+}
+
+/*
+ * The loop itself will close once what is buffered is flushed: the peer is
+ * done and the application either has no on_eof or asked for our FIN. That
+ * flush is bounded by progress, not by time: it gives up after linger_ms
+ * with nothing taken by the peer, and a slow reader that still takes data
+ * is not cut off. (An application's graceful close is bounded as a whole.)
+ */
+static int flushing_to_close(const hu_conn *c)
+{
+	unsigned f = c->flags;
+
+	return (f & HU__C_PEER_DONE) && !(f & HU__C_CLOSING) &&
+	       ((f & (HU__C_SHUT_WANT | HU__C_SHUT_DONE)) ||
+		cbs(c)->on_eof == NULL);
 }
 
 /* The reason a failed call stands for, in the phase we are in. */
@@ -160,6 +223,20 @@ static int take_error(hu_conn *c)
 
 /* ---- timers ---- */
 
+/*
+ * A paused connection with bytes in its receive queue is not idle: the
+ * peer sent them, the application has not taken them yet. Closing it as
+ * idle would throw them away (and, with them unread, close() would send
+ * an RST). A connection that reads has nothing queued after its last
+ * read, so only a paused one pays for the ioctl, and only when the idle
+ * timer fires.
+ */
+static int waiting_to_be_read(const hu_conn *c)
+{
+	return (c->flags & HU__C_PAUSED) &&
+	       hu__queue_bytes(c->io.fd, SIOCINQ) > 0;
+}
+
 static void rearm(hu_conn *c)
 {
 	const struct hu_conn_config *cfg = &c->cfg->c;
@@ -191,9 +268,11 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 			hu__conn_finish(c, c->info.reason, 0, 0);
 			return;
 		}
-		if (now >= c->deadline) {
-			/* Still unacknowledged after linger_ms. */
-			hu__conn_finish(c, c->info.reason, ETIMEDOUT, 0);
+		/* Still unacknowledged after linger_ms: in all, for a graceful
+		 * close; with no progress, after an automatic one. */
+		if (now >= c->deadline &&
+		    ((c->flags & HU__C_LINGER) || !progressed(c))) {
+			give_up(c, c->info.reason);
 			return;
 		}
 		c->poll_ms = c->poll_ms < 25 ? c->poll_ms * 2 : 50;
@@ -209,15 +288,24 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 		}
 		if (c->flags & HU__C_CLOSING) {
 			/* The peer never sent its FIN within linger_ms. */
-			hu__conn_finish(c, HU_CLOSE_LOCAL, ETIMEDOUT, 0);
+			give_up(c, closing_reason(c));
 			return;
 		}
-		c->deadline = 0;
+		if (!flushing_to_close(c)) {
+			c->deadline = 0;
+		} else if (!progressed(c)) {
+			/* linger_ms without the peer taking a byte. */
+			give_up(c, HU_CLOSE_EOF);
+			return;
+		}
 	}
 	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
 	    now - c->last_io >= cfg->idle_ms) {
-		hu__conn_finish(c, HU_CLOSE_IDLE, 0, 0);
-		return;
+		if (!waiting_to_be_read(c)) {
+			close_gracefully(c, HU__C_IDLE);
+			return;
+		}
+		c->last_io = now; /* backpressure is not silence */
 	}
 	if (c->next_beat && now >= c->next_beat) {
 		c->next_beat = now + cfg->heartbeat_ms;
@@ -323,25 +411,36 @@ void hu__conn_free(hu_conn *c)
 static void peer_eof(hu_conn *c, uint32_t ev)
 {
 	int err = c->pending_err;
+	int fin_first = 0;
 
 	/* recv() says 0 with an error pending only after a FIN: it checks
 	 * SOCK_DONE (set by tcp_fin()) before sk_err. So the FIN came first
-	 * and the RST after it (kernel-truth.md, 1b): peer-done, then reset.
-	 * (An error taken earlier, while paused, proves no FIN.) */
+	 * and the RST after it (kernel-truth.md, 1b; haproxy's "option
+	 * nolinger", shutdown() then SO_LINGER {1, 0}): the application
+	 * hears the eof it was sent, then on_close says reset in peer-done.
+	 * (An error taken earlier, while paused, proves no FIN: after
+	 * SO_ERROR took sk_err, a reset socket also reads 0.) */
 	if (err == 0 && (ev & EPOLLERR) && (err = take_error(c)) != 0)
-		enter(c, HU_PHASE_PEER_DONE);
-	if (err != 0) {
+		fin_first = 1;
+	if (err != 0 && !fin_first) {
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
 	}
-	if (c->flags & HU__C_PEER_DONE)
+	if (!(c->flags & HU__C_PEER_DONE)) {
+		c->flags |= HU__C_PEER_DONE;
+		enter(c, HU_PHASE_PEER_DONE);
+		if (!(c->flags & HU__C_CLOSING) && cbs(c)->on_eof) {
+			/* Writes from here fail: pending_err holds the RST. */
+			cbs(c)->on_eof(c);
+			if (GONE(c))
+				return;
+		}
+	} else if (err == 0) {
 		return; /* EOF is sticky; we knew */
-	c->flags |= HU__C_PEER_DONE;
-	enter(c, HU_PHASE_PEER_DONE);
-	if (!(c->flags & HU__C_CLOSING) && cbs(c)->on_eof) {
-		cbs(c)->on_eof(c);
-		if (GONE(c))
-			return;
+	}
+	if (err != 0) {
+		hu__conn_fail(c, hu__status_of(err), err);
+		return;
 	}
 	settle(c);
 }
@@ -358,9 +457,15 @@ static void conn_read(hu_conn *c, uint32_t ev)
 
 	if ((c->flags & HU__C_PAUSED) && !(c->flags & HU__C_CLOSING)) {
 		/* Not reading now; an error is taken (and kept) so that it
-		 * is not lost, and is reported when reading resumes. */
-		if (ev & EPOLLERR)
-			take_error(c);
+		 * is not lost, and is reported when reading resumes. The
+		 * connection's life ended now, not when the application
+		 * resumes: its duration stops here. */
+		if ((ev & EPOLLERR) && take_error(c) != 0 &&
+		    !(c->flags & HU__C_ENDED)) {
+			c->info.duration_ms =
+			    hu__now_ms() - c->info.duration_ms;
+			c->flags |= HU__C_ENDED;
+		}
 		return;
 	}
 	for (;;) {
@@ -369,9 +474,12 @@ static void conn_read(hu_conn *c, uint32_t ev)
 
 		if (n > 0) {
 			c->last_io = c->loop->now;
-			if (c->flags & HU__C_CLOSING)
-				continue; /* lingering: read, discard */
 			c->info.bytes_in += (uint64_t)n;
+			if (c->flags & HU__C_CLOSING) {
+				/* Lingering: read, count, discard. */
+				c->info.discarded += (uint64_t)n;
+				continue;
+			}
 			if (cbs(c)->on_data) {
 				cbs(c)->on_data(c, buf, (size_t)n);
 				if (GONE(c))
@@ -412,24 +520,43 @@ void hu__conn_read_ready(hu_conn *c)
 
 /* ---- connecting ---- */
 
+/*
+ * An RST in SYN_SENT leaves ECONNREFUSED; one in any later state leaves
+ * ECONNRESET (EPIPE in CLOSE_WAIT) -- tcp_reset() in net/ipv4/tcp_input.c.
+ * So a connect whose first event already carries either of those did
+ * complete its handshake: the peer accepted, then reset (a server that
+ * accepts and aborts at once). Whether that shows up as one event or two
+ * is a race; the report must not depend on it.
+ */
+static int connected_then_reset(int err)
+{
+	return err == ECONNRESET || err == EPIPE;
+}
+
 static void connect_event(hu_conn *c, uint32_t ev)
 {
 	int err = take_error(c);
 
 	if (err == 0 && (ev & EPOLLHUP))
 		err = ECONNABORTED; /* ended, and its error already taken */
-	if (err != 0) {
+	if (err != 0 && !connected_then_reset(err)) {
 		c->pending_err = 0;
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
 	}
-	if (!(ev & EPOLLOUT))
+	if (err == 0 && !(ev & EPOLLOUT))
 		return;
 	c->flags &= ~HU__C_CONNECTING;
 	c->phase = HU_PHASE_OPEN;
 	hu__conn_opened(c);
 	if (GONE(c))
 		return;
+	if (err != 0) {
+		/* Open, then the reset: the data it sent first, then
+		 * on_close (pending_err holds the error). */
+		conn_read(c, ev | EPOLLERR);
+		return;
+	}
 	if (ev & (EPOLLIN | EPOLLRDHUP)) {
 		conn_read(c, ev);
 		if (GONE(c))
@@ -444,10 +571,6 @@ static void connect_event(hu_conn *c, uint32_t ev)
 
 /* ---- writing ---- */
 
-/*
- * Everything queued is written: send what was asked for once the buffer
- * is empty -- our FIN, or the end of the connection.
- */
 /*
  * Both sides are done and our buffer is empty, but the kernel may still
  * hold data the peer has not acknowledged. Closing now would report it as
@@ -475,6 +598,8 @@ static void finish_clean(hu_conn *c, int reason)
 		}
 		c->flags |= HU__C_DRAIN;
 		c->info.reason = reason;
+		/* The progress mark (progressed()). */
+		c->info.undelivered = c->info.bytes_out - q;
 		if (!(c->flags & HU__C_LINGER))
 			c->deadline = c->loop->now + c->cfg->c.linger_ms;
 		c->next_beat = c->loop->now + 1;
@@ -485,13 +610,25 @@ static void finish_clean(hu_conn *c, int reason)
 	finish(c, reason, 0, 0, 0);
 }
 
+/*
+ * Everything queued is written: send what was asked for once the buffer
+ * is empty -- our FIN, or the end of the connection. While data is still
+ * buffered and the loop means to close after it, bound the flush.
+ */
 static void settle(hu_conn *c)
 {
 	unsigned f = c->flags;
 
-	if (f & (HU__C_FINISHED | HU__C_CONNECTING | HU__C_DRAIN) ||
-	    c->wbuf != NULL)
+	if (f & (HU__C_FINISHED | HU__C_CONNECTING | HU__C_DRAIN))
 		return;
+	if (c->wbuf != NULL) {
+		if (c->deadline == 0 && flushing_to_close(c)) {
+			c->info.undelivered = c->info.bytes_out - unacked(c);
+			c->deadline = c->loop->now + c->cfg->c.linger_ms;
+			rearm(c);
+		}
+		return;
+	}
 	if ((f & (HU__C_SHUT_WANT | HU__C_CLOSING)) && !(f & HU__C_SHUT_DONE)) {
 		if (shutdown(c->io.fd, SHUT_WR) < 0) {
 			int err;
@@ -512,7 +649,7 @@ static void settle(hu_conn *c)
 	}
 	if (f & HU__C_PEER_DONE) {
 		if (f & HU__C_CLOSING)
-			finish_clean(c, HU_CLOSE_LOCAL);
+			finish_clean(c, closing_reason(c));
 		else if ((f & HU__C_SHUT_DONE) || cbs(c)->on_eof == NULL)
 			finish_clean(c, HU_CLOSE_EOF);
 		return;
@@ -690,16 +827,15 @@ int hu_conn_shutdown(hu_conn *c)
 	return 0;
 }
 
-void hu_conn_close(hu_conn *c, int how)
+/*
+ * A graceful close: flush, FIN, then read and discard until the peer's FIN
+ * or linger_ms (nginx's lingering close), so data that crosses our FIN
+ * draws no RST. `why` is 0 for hu_conn_close(), or HU__C_IDLE when the
+ * idle timer closes: then the reason is idle and the phase stays the one
+ * the timer found.
+ */
+static void close_gracefully(hu_conn *c, unsigned why)
 {
-	if (c == NULL || GONE(c))
-		return;
-	if (how == HU_ABORT) {
-		hu__conn_finish(c, HU_CLOSE_ABORT, 0, 1);
-		return;
-	}
-	if (c->flags & HU__C_CLOSING)
-		return;
 	if (c->pending_err != 0) {
 		/* The peer is already gone: say how. */
 		hu__conn_fail(c, hu__status_of(c->pending_err), c->pending_err);
@@ -709,8 +845,9 @@ void hu_conn_close(hu_conn *c, int how)
 		hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
 		return;
 	}
-	c->flags |= HU__C_CLOSING | HU__C_LINGER;
+	c->flags |= why; /* first: an idle close keeps its phase */
 	enter(c, HU_PHASE_CLOSING);
+	c->flags |= HU__C_CLOSING | HU__C_LINGER;
 	if (c->flags & HU__C_PAUSED) {
 		/* Lingering means reading (and discarding) until the FIN,
 		 * and an edge may have passed while paused. */
@@ -722,6 +859,19 @@ void hu_conn_close(hu_conn *c, int how)
 	c->deadline = c->loop->now + c->cfg->c.linger_ms;
 	rearm(c);
 	settle(c);
+}
+
+void hu_conn_close(hu_conn *c, int how)
+{
+	if (c == NULL || GONE(c))
+		return;
+	if (how == HU_ABORT) {
+		/* Also the way to cut a lingering close short. */
+		hu__conn_finish(c, HU_CLOSE_ABORT, 0, 1);
+		return;
+	}
+	if (!(c->flags & HU__C_CLOSING))
+		close_gracefully(c, 0);
 }
 
 /* ---- the rest of the API ---- */

@@ -112,7 +112,9 @@ enum {
 	HU__C_FINISHED = 1u << 8,   /* closed; on_close queued */
 	HU__C_READY = 1u << 9,      /* on the ready list (read owed) */
 	HU__C_LINGER = 1u << 10,    /* graceful close: linger armed */
-	HU__C_DRAIN = 1u << 11      /* done; waiting for our data's ACK */
+	HU__C_DRAIN = 1u << 11,     /* done; waiting for our data's ACK */
+	HU__C_IDLE = 1u << 12,      /* the graceful close is an idle close */
+	HU__C_ENDED = 1u << 13      /* duration_ms is final (end learned) */
 };
 
 struct hu_conn {
@@ -130,7 +132,7 @@ struct hu_conn {
 	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
 	unsigned long long id;
 	uint64_t last_io;       /* loop ms of the last byte either way */
-	uint64_t deadline;      /* connect or linger deadline, or 0 */
+	uint64_t deadline;      /* connect, linger or flush deadline, or 0 */
 	uint64_t next_beat;     /* next heartbeat (or drain poll), or 0 */
 	struct hu__tnode timer; /* one node for all of the above */
 	hu_conn *next;          /* ready or closed list */

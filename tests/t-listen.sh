@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..40"
+echo "1..41"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -67,16 +67,25 @@ close_is "$tmp/a.json" conn=2 reason=reset errno=ECONNRESET phase=open bytes_in=
 ok $? "peer reset (SO_LINGER {1,0}): reset, ECONNRESET, phase open, 3 bytes in ($(summary "$tmp/a.json"))"
 
 # ---- idle: a peer that says nothing ----
+# The idle close is graceful: our FIN after 300 ms of silence, then the
+# linger (1 s in the tool) for the peer's FIN. nc never answers a FIN (it
+# waits on its stdin), so the linger runs out: errno ETIMEDOUT.
 kill "$lpid"
 wait_exit "$lpid"
 start_listen idle --idle 300
 bg nc 127.0.0.1 "$port" <&8 >/dev/null
 nc_pid=$bg_pid
-wait_for "$tmp/idle.json" '"event":"close"' 3
-close_is "$tmp/idle.json" reason=idle errno=null phase=open bytes_in=0 &&
-	ms=$(field "$tmp/idle.json" close ms) && [ "$ms" -ge 300 ] && [ "$ms" -lt $((1500 * slow)) ]
-ok $? "--idle 300: a silent peer is closed with reason idle after ~300 ms ($(summary "$tmp/idle.json"))"
+wait_for "$tmp/idle.json" '"event":"close"' 4
+close_is "$tmp/idle.json" reason=idle errno=ETIMEDOUT phase=open bytes_in=0 undelivered=0 &&
+	ms=$(field "$tmp/idle.json" close ms) && [ "$ms" -ge 1300 ] && [ "$ms" -lt $((2500 * slow)) ]
+ok $? "--idle 300: a silent peer gets our FIN at 300 ms; nc never answers it, so the 1 s linger ends it: idle, ETIMEDOUT ($(summary "$tmp/idle.json"))"
 kill "$nc_pid" 2>/dev/null
+# socat answers our FIN with its own (-t 0.1): a clean idle close.
+bg sh -c "sleep 5 | exec socat -t0.1 - TCP:127.0.0.1:$port >/dev/null"
+wait_for "$tmp/idle.json" '"event":"close","conn":2,' 4
+close_is "$tmp/idle.json" conn=2 reason=idle errno=null phase=open bytes_in=0 &&
+	ms=$(field "$tmp/idle.json" close ms 2) && [ "$ms" -ge 300 ] && [ "$ms" -lt $((1000 * slow)) ]
+ok $? "--idle 300: a peer that answers our FIN ends it cleanly: idle, no errno, phase open ($(summary "$tmp/idle.json"))"
 kill "$lpid"
 wait_exit "$lpid"
 
