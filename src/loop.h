@@ -124,7 +124,7 @@ struct hu_conn {
 	int phase;        /* enum hu_phase: where it is now */
 	int pending_err;  /* an error taken by SO_ERROR early */
 	unsigned poll_ms; /* drain: the current poll interval */
-	/* (the ints together: 184 bytes, so that malloc's chunk is 192) */
+	/* (the ints together: 192 bytes; malloc's chunk is 208) */
 	hu_loop *loop;
 	struct hu__cfg *cfg;
 	void *user;

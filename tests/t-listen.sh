@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..41"
+echo "1..42"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -135,6 +135,18 @@ wait_exit "$lpid" 5
 [ $rc -eq 0 ] && close_is "$tmp/echo.json" conn=5 reason=local phase=closing
 ok $? "SIGTERM: exit 0 (rc=$rc), the open connection closed with reason local ($(summary "$tmp/echo.json"))"
 kill "$nc_pid" 2>/dev/null
+
+# ---- bytes that cross our FIN: counted in bytes_in, said as discarded ----
+start_listen late
+perl "$top/tests/lib/peer.pl" connect "$port" late &
+late_pid=$!
+wait_for "$tmp/late.json" '"event":"open"'
+sleep 0.3 # "abc" is in
+kill -TERM "$lpid"
+wait_exit "$lpid" 5
+wait "$late_pid"
+[ $rc -eq 0 ] && close_is "$tmp/late.json" reason=local errno=null phase=closing bytes_in=8 discarded=5
+ok $? "SIGTERM's graceful close reads the 5 bytes that cross our FIN: bytes_in=8, discarded=5 ($(summary "$tmp/late.json"))"
 
 # SIGINT likewise. A script's background job starts with SIGINT ignored,
 # and the tool keeps an ignored signal ignored: perl puts it back first.
