@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..42"
+echo "1..43"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -209,6 +209,21 @@ kill "$flood" 2>/dev/null
 ok $? "stdout stuck: the sender is paused (grew ${grown} KiB), another connection still served"
 [ $rc -eq 0 ] && [ "$took" -lt $((4000 * slow)) ]
 ok $? "stdout stuck: SIGTERM still ends it, in ${took} ms (rc=$rc)"
+
+# ---- backpressure is not silence: a connection paused because our stdout
+# is slow is not idle (it was closed with an RST and its data lost) ----
+bg "$H" listen --idle 500 --max-conns 1 127.0.0.1:0 2>"$tmp/bp.err" \
+	> >(sleep 2; wc -c >"$tmp/bp.count")
+lpid=$bg_pid
+wait_for "$tmp/bp.err" listening
+port=$(sed -n 's/^hangup: \[ *[0-9.]*\] listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/bp.err")
+head -c 10000000 /dev/zero | timeout 30 "$H" connect "127.0.0.1:$port" 2>"$tmp/bp.cerr"
+crc=$?
+wait_exit "$lpid" 10
+wait_for "$tmp/bp.count" '[0-9]' 5
+[ $crc -eq 0 ] && [ "$(cat "$tmp/bp.count")" -eq 10000000 ] &&
+	grep -q 'close reason=eof .* in=10000000 ' "$tmp/bp.err"
+ok $? "--idle 500 with stdout read after 2 s: not idle, all 10000000 bytes through, connect exits 0 (rc=$crc; $(grep -o 'close reason=[^ ]* .* in=[0-9]*' "$tmp/bp.err"))"
 
 # ---- --max-conns 2: two connections, then no more ----
 start_listen max --max-conns 2
