@@ -180,8 +180,8 @@ enum hu_peer {
 	HU_PEER_OPEN = 0, /**< no sign that the peer has gone */
 	HU_PEER_EOF = 1,  /**< the peer's FIN arrived; `unread` bytes may still
 			       be queued before it */
-	HU_PEER_GONE =
-	    2 /**< reset, timed out or errored; `status` says which */
+	/** reset, timed out or errored; `status` says which */
+	HU_PEER_GONE = 2
 };
 
 /** The result of hu_probe(): a snapshot, taken without consuming data. */

@@ -24,12 +24,10 @@ int hu__check_stream(int fd)
 
 	if (fd < 0)
 		return HU_BADF;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
-		int st = hu__status_errno(NULL);
-
-		/* ENOTSOCK (pipe, file) and EBADF (closed) alike. */
-		return st == HU_BADF ? HU_BADF : st;
-	}
+	/* ENOTSOCK (pipe, file) and EBADF (closed) both classify as
+	 * HU_BADF; anything else keeps its own status. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return hu__status_errno(NULL);
 	return type == SOCK_STREAM ? 0 : HU_BADF;
 }
 
