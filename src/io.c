@@ -1,7 +1,8 @@
 /*
- * io.c -- stateless, SIGPIPE-safe send and receive with classified results,
- * and the small syscall helpers the other files share (socket kind, queue
- * sizes, the monotonic clock).
+ * io.c -- SIGPIPE-safe send and receive with classified results, and the
+ * small syscall helpers the other files share (socket kind, queue sizes,
+ * the monotonic clock). It keeps no state of its own; a socket error that
+ * hu_probe() consumed is consulted in the stash (layer 1, internal.h).
  *
  * MSG_NOSIGNAL on every send: a write to a socket whose peer is gone raises
  * SIGPIPE otherwise, on TCP (the second write after the peer's close) and on
