@@ -25,9 +25,9 @@ static void hu_ret(struct lab_step *s, long n, const char *data)
 		 n >= 0 ? "" : hu_status_name((int)n));
 }
 
-long S_hu_recv(struct lab *L, int fd)
+long lab_step_hu_recv(struct lab *L, int fd)
 {
-	struct lab_step *s = lab_new_step(L, "hangup", "hu_recv(64)");
+	struct lab_step *s = lab_step_begin(L, "hangup", "hu_recv(64)");
 	char buf[64];
 	long n = hu_recv(fd, buf, sizeof(buf));
 
@@ -39,14 +39,14 @@ long S_hu_recv(struct lab *L, int fd)
 	return n;
 }
 
-long S_hu_send(struct lab *L, int fd, const char *data)
+long lab_step_hu_send(struct lab *L, int fd, const char *data)
 {
 	char call[64];
 	struct lab_step *s;
 	long n;
 
 	snprintf(call, sizeof(call), "hu_send(\"%s\")", data);
-	s = lab_new_step(L, "hangup", call);
+	s = lab_step_begin(L, "hangup", call);
 	n = hu_send(fd, data, strlen(data));
 	hu_ret(s, n, NULL);
 	lab_snapshot(L, s);
@@ -57,9 +57,9 @@ long S_hu_send(struct lab *L, int fd, const char *data)
 }
 
 /* hu_probe: the step's value is the probe's status (0, HU_EOF, HU_RESET..). */
-long S_hu_probe(struct lab *L, int fd)
+long lab_step_hu_probe(struct lab *L, int fd)
 {
-	struct lab_step *s = lab_new_step(L, "hangup", "hu_probe()");
+	struct lab_step *s = lab_step_begin(L, "hangup", "hu_probe()");
 	struct hu_probe p;
 	int rc = hu_probe(fd, &p);
 	static const char *peer[] = {"open", "eof", "gone"};
@@ -81,36 +81,36 @@ long S_hu_probe(struct lab *L, int fd)
 	return s->val;
 }
 
-long S_hu_liveness(struct lab *L, int fd, unsigned ms)
+long lab_step_hu_liveness(struct lab *L, int fd, unsigned ms)
 {
 	char call[64];
 	struct lab_step *s;
 	long n;
 
 	snprintf(call, sizeof(call), "hu_liveness(%u ms)", ms);
-	s = lab_new_step(L, "hangup", call);
+	s = lab_step_begin(L, "hangup", call);
 	n = hu_liveness(fd, ms);
 	hu_ret(s, n, NULL);
 	lab_snapshot(L, s);
 	return n;
 }
 
-void S_end(struct lab *L, struct lab_step *s, long val, const char *ret)
+void lab_step_end(struct lab *L, struct lab_step *s, long val, const char *ret)
 {
 	s->val = val;
 	snprintf(s->ret, sizeof(s->ret), "%s", ret);
 	lab_snapshot(L, s);
 }
 
-void S_custom(struct lab *L, const char *who, const char *call, long val,
-	      const char *ret)
+void lab_step_custom(struct lab *L, const char *who, const char *call, long val,
+		     const char *ret)
 {
-	S_end(L, lab_new_step(L, who, call), val, ret);
+	lab_step_end(L, lab_step_begin(L, who, call), val, ret);
 }
 
-void N(struct lab *L, const char *fmt, ...)
+void lab_note(struct lab *L, const char *fmt, ...)
 {
-	struct lab_step *s = lab_last(L);
+	struct lab_step *s = lab_last_step(L);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -123,9 +123,9 @@ static void state_str(int st, char *buf, size_t size)
 	snprintf(buf, size, "%s", st == -2 ? "n/a" : hu_tcp_state_name(st));
 }
 
-void X(struct lab *L, long val, int err, int ev, int st)
+void lab_expect(struct lab *L, long val, int err, int ev, int st)
 {
-	struct lab_step *s = lab_last(L);
+	struct lab_step *s = lab_last_step(L);
 	char want[96] = "", got[160] = "", e1[48], e2[48];
 	size_t w = 0, g = 0;
 	int bad = 0;
@@ -168,9 +168,9 @@ void X(struct lab *L, long val, int err, int ev, int st)
 		 s->actor, s->call, s->expect, got);
 }
 
-void X_queues(struct lab *L, int outq, int inq)
+void lab_expect_queues(struct lab *L, int outq, int inq)
 {
-	struct lab_step *s = lab_last(L);
+	struct lab_step *s = lab_last_step(L);
 
 	if ((outq == LAB_ANY || s->outq == outq) &&
 	    (inq == LAB_ANY || s->inq == inq))
@@ -182,9 +182,9 @@ void X_queues(struct lab *L, int outq, int inq)
 		 inq == LAB_ANY ? 0 : inq, s->outq, s->inq);
 }
 
-void X_stale(struct lab *L, int err)
+void lab_expect_stale_errno(struct lab *L, int err)
 {
-	struct lab_step *s = lab_last(L);
+	struct lab_step *s = lab_last_step(L);
 
 	if (!s->stale || s->stale_after != err) {
 		s->ok = 0;
@@ -199,7 +199,8 @@ void X_stale(struct lab *L, int err)
  * lab captures; `must` needs at least one segment with one of its flags,
  * `must_not` forbids any segment with one of its flags.
  */
-void P(struct lab *L, unsigned char must, unsigned char must_not)
+void lab_expect_packets(struct lab *L, unsigned char must,
+			unsigned char must_not)
 {
 	struct lab_result *r = L->r;
 	int have = 0, bad = 0;
@@ -223,7 +224,7 @@ void P(struct lab *L, unsigned char must, unsigned char must_not)
 		lab_fail(L, "packets: expected no %s segment, saw one", f2);
 }
 
-long S_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms)
+long lab_step_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms)
 {
 	char call[64], ret[64];
 	struct lab_step *s;
@@ -231,7 +232,7 @@ long S_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms)
 	long n;
 
 	snprintf(call, sizeof(call), "hu_close_graceful(%u ms)", linger_ms);
-	s = lab_new_step(L, "hangup", call);
+	s = lab_step_begin(L, "hangup", call);
 	memset(&rep, 0, sizeof(rep));
 	n = hu_close_graceful(*fd, linger_ms, &rep);
 	lab_untrack(L, *fd);

@@ -303,9 +303,9 @@ int lab_nft_drop(struct lab *L, int on)
 		lab_skip(L, "nft (nftables) is not installed");
 		return -1;
 	}
-	s = lab_new_step(L, "nft",
-			 on ? "drop all TCP at the input hook"
-			    : "delete table (stop dropping)");
+	s = lab_step_begin(L, "nft",
+			   on ? "drop all TCP at the input hook"
+			      : "delete table (stop dropping)");
 	if (on)
 		rc = system("nft -f - >/dev/null 2>&1 <<'EOF'\n"
 			    "table inet hu_lab {\n"
@@ -317,7 +317,7 @@ int lab_nft_drop(struct lab *L, int on)
 			    "EOF\n");
 	else
 		rc = system("nft delete table inet hu_lab >/dev/null 2>&1");
-	S_end(L, s, rc, rc == 0 ? "0" : "failed");
+	lab_step_end(L, s, rc, rc == 0 ? "0" : "failed");
 	if (rc != 0)
 		lab_fail(L, "nft %s failed (status %d)", on ? "add" : "delete",
 			 rc);
@@ -422,8 +422,11 @@ void lab_flags_str(unsigned char f, char *buf, size_t size)
 	static const struct {
 		unsigned char bit;
 		const char *name;
-	} names[] = {
-	    {2, "SYN"}, {1, "FIN"}, {4, "RST"}, {8, "PSH"}, {16, "ACK"}};
+	} names[] = {{LAB_TCP_SYN, "SYN"},
+		     {LAB_TCP_FIN, "FIN"},
+		     {LAB_TCP_RST, "RST"},
+		     {LAB_TCP_PSH, "PSH"},
+		     {LAB_TCP_ACK, "ACK"}};
 	size_t n = 0;
 
 	buf[0] = '\0';

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #define LAB_MAX_STEPS 40
@@ -52,14 +53,23 @@ struct lab_step {
 	int ok;          /* 1 unless the expectation failed */
 };
 
+/* The TCP header's flag bits (RFC 9293, 3.1), as struct lab_pkt holds
+ * them and lab_expect_packets() takes them; lab_flags_str() names them. */
+enum lab_tcp_flag {
+	LAB_TCP_FIN = 0x01,
+	LAB_TCP_SYN = 0x02,
+	LAB_TCP_RST = 0x04,
+	LAB_TCP_PSH = 0x08,
+	LAB_TCP_ACK = 0x10,
+};
+
 /* A captured TCP segment. dir 0 = client -> server, 1 = server -> client. */
 struct lab_pkt {
 	double t;
 	int dir;
-	unsigned char
-	    flags;     /* TCP flags byte: FIN 1 SYN 2 RST 4 PSH 8 ACK 16 */
-	unsigned len;  /* payload bytes */
-	char data[12]; /* payload start, printable only */
+	unsigned char flags; /* enum lab_tcp_flag bits */
+	unsigned len;        /* payload bytes */
+	char data[12];       /* payload start, printable only */
 	unsigned short sport, dport;
 	unsigned seq;
 };
@@ -137,71 +147,72 @@ void lab_sleep_ms(int ms);
 double lab_now(void);
 
 /* ---- the step machinery (lab-step.c) ---- */
-struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call);
-struct lab_step *lab_last(struct lab *L);
+struct lab_step *lab_step_begin(struct lab *L, const char *who,
+				const char *call);
+struct lab_step *lab_last_step(struct lab *L);
 void lab_snapshot(struct lab *L, struct lab_step *s);
 void lab_fmt_data(char *buf, size_t size, long n, const char *data);
 
 /* ---- steps: each records one step and returns the raw result ---- */
-long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags);
-long S_send(struct lab *L, const char *who, int fd, const char *data,
-	    int flags);
-long S_write(struct lab *L, const char *who, int fd, const char *data);
-long S_close(struct lab *L, const char *who, int *fd);
-long S_abort(struct lab *L, const char *who, int *fd); /* linger {1,0} */
-long S_shutdown(struct lab *L, const char *who, int fd, int how);
-long S_soerror(struct lab *L, const char *who, int fd);
-long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
-	       const char *what);
-long S_accept(struct lab *L, const char *who, int lfd, int *out);
-long S_getpeername(struct lab *L, const char *who, int fd);
-long S_epoll_add(struct lab *L, int ep, int fd, unsigned ev, const char *what);
-long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms);
-long S_poll_out(struct lab *L, int fd, int timeout_ms);
-long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
-		  int preset);
-long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
-		  int preset, int do_preset);
-void S_observe(struct lab *L, const char *note);
-long S_hu_recv(struct lab *L, int fd);
-long S_hu_send(struct lab *L, int fd, const char *data);
-long S_hu_probe(struct lab *L, int fd);
-long S_hu_liveness(struct lab *L, int fd, unsigned ms);
-void S_custom(struct lab *L, const char *who, const char *call, long val,
-	      const char *ret);
-/* A step made by hand around an action: lab_new_step() before it (so the
- * step is stamped before the packets it causes), S_end() after. */
-void S_end(struct lab *L, struct lab_step *s, long val, const char *ret);
+long lab_step_recv(struct lab *L, const char *who, int fd, size_t len,
+		   int flags);
+long lab_step_send(struct lab *L, const char *who, int fd, const char *data,
+		   int flags);
+long lab_step_write(struct lab *L, const char *who, int fd, const char *data);
+long lab_step_close(struct lab *L, const char *who, int *fd);
+long lab_step_abort(struct lab *L, const char *who, int *fd); /* linger {1,0} */
+long lab_step_shutdown(struct lab *L, const char *who, int fd, int how);
+long lab_step_soerror(struct lab *L, const char *who, int fd);
+long lab_step_connect(struct lab *L, const char *who, int fd,
+		      unsigned short port, const char *what);
+long lab_step_accept(struct lab *L, const char *who, int lfd, int *out);
+long lab_step_getpeername(struct lab *L, const char *who, int fd);
+long lab_step_epoll_add(struct lab *L, int ep, int fd, unsigned ev,
+			const char *what);
+long lab_step_epoll_wait(struct lab *L, int ep, const char *what,
+			 int timeout_ms);
+long lab_step_poll_out(struct lab *L, int fd, int timeout_ms);
+long lab_step_recv_stale(struct lab *L, const char *who, int fd, size_t len,
+			 int preset);
+long lab_step_send_stale(struct lab *L, const char *who, int fd,
+			 const char *data, int preset, int do_preset);
+void lab_step_observe(struct lab *L, const char *note);
+long lab_step_hu_recv(struct lab *L, int fd);
+long lab_step_hu_send(struct lab *L, int fd, const char *data);
+long lab_step_hu_probe(struct lab *L, int fd);
+long lab_step_hu_liveness(struct lab *L, int fd, unsigned ms);
+void lab_step_custom(struct lab *L, const char *who, const char *call, long val,
+		     const char *ret);
+/* A step made by hand around an action: lab_step_begin() before it (so the
+ * step is stamped before the packets it causes), lab_step_end() after. */
+void lab_step_end(struct lab *L, struct lab_step *s, long val, const char *ret);
 
 /* The last step must have returned `val` (LAB_ANY: anything), failed with
  * `err` (0: must not have failed), shown epoll mask `ev` and TCP state `st`
  * (LAB_ANY: not checked). A mismatch fails the scenario. */
-void X(struct lab *L, long val, int err, int ev, int st);
+void lab_expect(struct lab *L, long val, int err, int ev, int st);
 /* ... and its snapshot's SIOCOUTQ / SIOCINQ (LAB_ANY: not checked). */
-void X_queues(struct lab *L, int outq, int inq);
+void lab_expect_queues(struct lab *L, int outq, int inq);
 /* Packets (when capturing): some segment has one of `must`'s flags, none
- * has one of `must_not`'s (TCP flag bits, below). */
-void P(struct lab *L, unsigned char must, unsigned char must_not);
-#define T_FIN 0x01
-#define T_SYN 0x02
-#define T_RST 0x04
-long S_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms);
+ * has one of `must_not`'s (enum lab_tcp_flag bits). */
+void lab_expect_packets(struct lab *L, unsigned char must,
+			unsigned char must_not);
+long lab_step_hu_close_graceful(struct lab *L, int *fd, unsigned linger_ms);
 /* The myth steps: errno after the successful call must still be `err`. */
-void X_stale(struct lab *L, int err);
+void lab_expect_stale_errno(struct lab *L, int err);
 /* A note on the last step. */
-void N(struct lab *L, const char *fmt, ...)
+void lab_note(struct lab *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* epoll mask shorthands as the tables write them. */
-#define E_IN 0x001
-#define E_OUT 0x004
-#define E_ERR 0x008
-#define E_HUP 0x010
-#define E_RDHUP 0x2000
-#define E_NONE 0
-#define E_RST (E_IN | E_OUT | E_RDHUP | E_HUP | E_ERR)
-#define E_RSTD (E_IN | E_OUT | E_RDHUP | E_HUP) /* RST, error consumed */
-#define E_FIN (E_IN | E_OUT | E_RDHUP)
+/* The epoll masks the expectations name most often, as a fresh
+ * level-triggered instance asking IN|OUT|RDHUP shows them. */
+#define LAB_EPOLL_NONE 0
+/* The peer's FIN: readable (EOF), still writable. */
+#define LAB_EPOLL_FIN (EPOLLIN | EPOLLOUT | EPOLLRDHUP)
+/* An RST with its error still pending (SO_ERROR, recv() would take it). */
+#define LAB_EPOLL_RST (LAB_EPOLL_FIN | EPOLLHUP | EPOLLERR)
+/* An RST whose error a call has already taken: only HUP is left of it. */
+#define LAB_EPOLL_RST_TAKEN (LAB_EPOLL_FIN | EPOLLHUP)
 
 /* ---- names ---- */
 void lab_events_str(int ev, char *buf, size_t size);
@@ -233,52 +244,52 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r);
 int lab_pkt_dropped(const struct lab_result *r, int i);
 
 /* ---- the scenarios (lab-scen-*.c) ---- */
-void sc_epoll_et(struct lab *L);
-void sc_epoll_et_combined(struct lab *L);
-void sc_epoll_et_add_after_fin(struct lab *L);
-void sc_epoll_et_rst_edge(struct lab *L);
-void sc_reset_before_accept(struct lab *L);
-void sc_reset_before_accept_data(struct lab *L);
-void sc_fin_before_accept(struct lab *L);
-void sc_accept_queue_full(struct lab *L);
-void sc_peer_close(struct lab *L);
-void sc_data_then_close(struct lab *L);
-void sc_write_after_close(struct lab *L);
-void sc_write_after_close_so_error(struct lab *L);
-void sc_write_after_close_sigpipe(struct lab *L);
-void sc_write_after_close_hangup(struct lab *L);
-void sc_half_close(struct lab *L);
-void sc_unread_close(struct lab *L);
-void sc_unread_close_send_first(struct lab *L);
-void sc_unread_close_so_error(struct lab *L);
-void sc_unread_close_hangup(struct lab *L);
-void sc_abortive_close(struct lab *L);
-void sc_abortive_close_so_error(struct lab *L);
-void sc_abortive_close_peek(struct lab *L);
-void sc_abortive_close_send_first(struct lab *L);
-void sc_abortive_close_data(struct lab *L);
-void sc_abortive_close_hangup(struct lab *L);
-void sc_peer_killed(struct lab *L);
-void sc_peer_killed_unread(struct lab *L);
-void sc_myth_recv_eagain(struct lab *L);
-void sc_myth_send_einprogress(struct lab *L);
-void sc_dead_idle(struct lab *L);
-void sc_dead_idle_liveness(struct lab *L);
-void sc_dead_busy(struct lab *L);
-void sc_dead_busy_liveness(struct lab *L);
-void sc_dead_busy_keepalive(struct lab *L);
-void sc_dead_idle_user_timeout(struct lab *L);
-void sc_unread_close_graceful(struct lab *L);
-void sc_connect_refused(struct lab *L);
-void sc_connect_refused_again(struct lab *L);
-void sc_connect_refused_blocking(struct lab *L);
-void sc_connect_ok(struct lab *L);
-void sc_connect_in_progress(struct lab *L);
-void sc_unix_close(struct lab *L);
-void sc_unix_data_close(struct lab *L);
-void sc_unix_unread(struct lab *L);
-void sc_unix_half_close(struct lab *L);
-void sc_unix_sigpipe(struct lab *L);
-void sc_selftest_mismatch(struct lab *L);
+void scenario_epoll_et_lt(struct lab *L);
+void scenario_epoll_et_combined(struct lab *L);
+void scenario_epoll_et_add_after_fin(struct lab *L);
+void scenario_epoll_et_rst_edge(struct lab *L);
+void scenario_reset_before_accept(struct lab *L);
+void scenario_reset_before_accept_data(struct lab *L);
+void scenario_fin_before_accept(struct lab *L);
+void scenario_accept_queue_full(struct lab *L);
+void scenario_peer_close(struct lab *L);
+void scenario_data_then_close(struct lab *L);
+void scenario_write_after_close(struct lab *L);
+void scenario_write_after_close_so_error(struct lab *L);
+void scenario_write_after_close_sigpipe(struct lab *L);
+void scenario_write_after_close_hangup(struct lab *L);
+void scenario_half_close(struct lab *L);
+void scenario_unread_close(struct lab *L);
+void scenario_unread_close_send_first(struct lab *L);
+void scenario_unread_close_so_error(struct lab *L);
+void scenario_unread_close_hangup(struct lab *L);
+void scenario_abortive_close(struct lab *L);
+void scenario_abortive_close_so_error(struct lab *L);
+void scenario_abortive_close_peek(struct lab *L);
+void scenario_abortive_close_send_first(struct lab *L);
+void scenario_abortive_close_data(struct lab *L);
+void scenario_abortive_close_hangup(struct lab *L);
+void scenario_peer_killed(struct lab *L);
+void scenario_peer_killed_unread(struct lab *L);
+void scenario_myth_recv_eagain(struct lab *L);
+void scenario_myth_send_einprogress(struct lab *L);
+void scenario_dead_peer_idle(struct lab *L);
+void scenario_dead_peer_idle_liveness(struct lab *L);
+void scenario_dead_peer_busy(struct lab *L);
+void scenario_dead_peer_busy_liveness(struct lab *L);
+void scenario_dead_peer_busy_keepalive(struct lab *L);
+void scenario_dead_peer_idle_user_timeout(struct lab *L);
+void scenario_unread_close_graceful(struct lab *L);
+void scenario_connect_refused(struct lab *L);
+void scenario_connect_refused_again(struct lab *L);
+void scenario_connect_refused_blocking(struct lab *L);
+void scenario_connect_ok(struct lab *L);
+void scenario_connect_in_progress(struct lab *L);
+void scenario_unix_close(struct lab *L);
+void scenario_unix_data_close(struct lab *L);
+void scenario_unix_unread_close(struct lab *L);
+void scenario_unix_half_close(struct lab *L);
+void scenario_unix_sigpipe(struct lab *L);
+void scenario_self_test_mismatch(struct lab *L);
 
 #endif

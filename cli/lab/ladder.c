@@ -18,11 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define F_FIN 0x01
-#define F_SYN 0x02
-#define F_RST 0x04
-#define F_ACK 0x10
-
 /* A call that took this long gets a second row at its return. */
 #define BLOCKED_S 0.002
 
@@ -133,14 +128,16 @@ static int is_keepalive(const struct lab_result *r, int i)
 {
 	const struct lab_pkt *p = &r->pkts[i];
 
-	if (p->len != 0 || p->flags != F_ACK)
+	if (p->len != 0 || p->flags != LAB_TCP_ACK)
 		return 0;
 	for (int j = i - 1; j >= 0; j--) {
 		const struct lab_pkt *q = &r->pkts[j];
 
 		if (q->dir != p->dir || client_port(q) != client_port(p))
 			continue;
-		return p->seq + 1 == q->seq + q->len + !!(q->flags & 0x03) ||
+		return p->seq + 1 ==
+			   q->seq + q->len +
+			       !!(q->flags & (LAB_TCP_SYN | LAB_TCP_FIN)) ||
 		       (is_keepalive(r, j) && p->seq == q->seq);
 	}
 	return 0;
@@ -152,15 +149,15 @@ static int is_retransmission(const struct lab_result *r, int i)
 {
 	const struct lab_pkt *p = &r->pkts[i];
 
-	if (p->len == 0 && !(p->flags & (F_SYN | F_FIN)))
+	if (p->len == 0 && !(p->flags & (LAB_TCP_SYN | LAB_TCP_FIN)))
 		return 0;
 	for (int j = 0; j < i; j++) {
 		const struct lab_pkt *q = &r->pkts[j];
 
 		if (q->dir == p->dir && client_port(q) == client_port(p) &&
 		    q->seq == p->seq && q->len == p->len &&
-		    (q->flags & (F_SYN | F_FIN | F_RST)) ==
-			(p->flags & (F_SYN | F_FIN | F_RST)))
+		    (q->flags & (LAB_TCP_SYN | LAB_TCP_FIN | LAB_TCP_RST)) ==
+			(p->flags & (LAB_TCP_SYN | LAB_TCP_FIN | LAB_TCP_RST)))
 			return 1;
 	}
 	return 0;
@@ -249,16 +246,16 @@ static void client_header(const struct lab_result *r, char *buf, size_t size)
 
 static const char *pkt_color(const struct lab_pkt *p, int svg)
 {
-	if (p->flags & F_RST)
+	if (p->flags & LAB_TCP_RST)
 		return svg ? "#c0392b" : "\033[31m";
-	if (p->flags & F_FIN)
+	if (p->flags & LAB_TCP_FIN)
 		return svg ? "#1e8449" : "\033[32m";
 	if (p->len)
 		return svg ? "#1f5fbf" : "\033[34m";
 	return svg ? "#444444" : "";
 }
 
-#define LANE 44 /* text arrow width */
+#define TEXT_LANE_W 44 /* text arrow width */
 
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 {
@@ -268,32 +265,32 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 
 	client_header(r, hdr, sizeof(hdr));
 	fprintf(f, "   packets (client left, server right):\n");
-	fprintf(f, "   %9s  %-*.*s  %s\n", "t(ms)", LANE + 2, LANE + 2, hdr,
-		r->server);
+	fprintf(f, "   %9s  %-*.*s  %s\n", "t(ms)", TEXT_LANE_W + 2,
+		TEXT_LANE_W + 2, hdr, r->server);
 	for (int i = 0; i < n; i++) {
-		char lab[160], line[LANE + 1];
+		char lab[160], line[TEXT_LANE_W + 1];
 
 		if (rows[i].kind != ROW_PKT) {
 			const struct lab_step *s = &r->steps[rows[i].idx];
 
 			step_label(s, rows[i].kind, lab, sizeof(lab));
 			fprintf(f, "   %9.1f  |%*s|  %s\n", rows[i].t * 1e3,
-				LANE, "", lab);
+				TEXT_LANE_W, "", lab);
 			continue;
 		}
 		const struct lab_pkt *p = &r->pkts[rows[i].idx];
 		int drop = lab_pkt_dropped(r, rows[i].idx);
 		int len, start;
 
-		pkt_label(r, rows[i].idx, lab, sizeof(lab), LANE - 6);
+		pkt_label(r, rows[i].idx, lab, sizeof(lab), TEXT_LANE_W - 6);
 		len = (int)strlen(lab);
-		memset(line, '-', LANE);
-		line[LANE] = '\0';
+		memset(line, '-', TEXT_LANE_W);
+		line[TEXT_LANE_W] = '\0';
 		if (p->dir == 0)
-			line[LANE - 1] = drop ? 'x' : '>';
+			line[TEXT_LANE_W - 1] = drop ? 'x' : '>';
 		else
 			line[0] = drop ? 'x' : '<';
-		start = (LANE - len - 2) / 2;
+		start = (TEXT_LANE_W - len - 2) / 2;
 		line[start] = ' ';
 		memcpy(line + start + 1, lab, (size_t)len);
 		line[start + 1 + len] = ' ';
@@ -338,14 +335,14 @@ static int lane_x(const char *actor, int xc, int xs)
 	return xc;
 }
 
-#define X_C 180 /* client lane */
-#define X_S 560 /* server lane */
-#define X_T 660 /* step text */
-#define ROW 28
-#define NOTE_H 15   /* extra height of a step row with a note */
-#define CH 7.3      /* width of a 12 px DejaVu Sans Mono character */
-#define NOTE_CH 6.7 /* ... of an 11 px one */
-#define MIN_W 1000
+#define SVG_CLIENT_X 180 /* client lane */
+#define SVG_SERVER_X 560 /* server lane */
+#define SVG_TEXT_X 660   /* step text */
+#define SVG_ROW_H 28
+#define SVG_NOTE_H 15       /* extra height of a step row with a note */
+#define SVG_CHAR_W 7.3      /* width of a 12 px DejaVu Sans Mono character */
+#define SVG_NOTE_CHAR_W 6.7 /* ... of an 11 px one */
+#define SVG_MIN_W 1000
 
 /* Text wrapped at `width` characters into lines of the SVG from y on;
  * returns the y after the last line. With f NULL it only measures. */
@@ -375,7 +372,8 @@ static int svg_para(FILE *f, int y, int width, const char *label,
 		if (f) {
 			/* Continuation lines indent under the text. */
 			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
-				20 + (at ? (int)(ll * CH) : 0), y, fill);
+				20 + (at ? (int)(ll * SVG_CHAR_W) : 0), y,
+				fill);
 			if (at == 0) {
 				fprintf(f, "<tspan font-weight=\"bold\">");
 				xml(f, label);
@@ -412,7 +410,7 @@ static int legend_item(FILE *f, int x, int y, const char *color, int dashed,
 	fprintf(f, "<text x=\"%d\" y=\"%d\">", x, y);
 	xml(f, what);
 	fprintf(f, "</text>\n");
-	return x + (int)(strlen(what) * CH) + 28;
+	return x + (int)(strlen(what) * SVG_CHAR_W) + 28;
 }
 
 int lab_ladder_svg(const char *dir, const struct lab_result *r)
@@ -420,7 +418,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
 	struct row rows[MAX_ROWS];
 	int n = ladder_rows(r, rows);
-	int ys[MAX_ROWS], y, w = MIN_W, h, wrap, top;
+	int ys[MAX_ROWS], y, w = SVG_MIN_W, h, wrap, top;
 	char path[4096], lab[200], hdr[96];
 	static const char *colors[] = {"#c0392b", "#1e8449", "#1f5fbf",
 				       "#444444"};
@@ -435,16 +433,16 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 			if (strlen(lab) > longest)
 				longest = strlen(lab);
 		}
-	if (X_T + (int)(longest * CH) + 30 > w)
-		w = X_T + (int)(longest * CH) + 30;
+	if (SVG_TEXT_X + (int)(longest * SVG_CHAR_W) + 30 > w)
+		w = SVG_TEXT_X + (int)(longest * SVG_CHAR_W) + 30;
 	for (int i = 0; i < r->nsteps; i++) {
-		int nw =
-		    X_T + 14 + (int)(strlen(r->steps[i].note) * NOTE_CH) + 30;
+		int nw = SVG_TEXT_X + 14 +
+			 (int)(strlen(r->steps[i].note) * SVG_NOTE_CHAR_W) + 30;
 
 		if (nw > w)
 			w = nw;
 	}
-	wrap = (int)((w - 40) / CH);
+	wrap = (int)((w - 40) / SVG_CHAR_W);
 
 	snprintf(path, sizeof(path), "%s/%s.svg", dir, sc->name);
 	if ((f = fopen(path, "w")) == NULL)
@@ -459,12 +457,12 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	y = top + 44;
 	for (int i = 0; i < n; i++) {
 		ys[i] = y;
-		y += ROW;
+		y += SVG_ROW_H;
 		if (rows[i].kind == ROW_CALL && r->steps[rows[i].idx].note[0] &&
 		    !blocked(&r->steps[rows[i].idx]))
-			y += NOTE_H;
+			y += SVG_NOTE_H;
 		if (rows[i].kind == ROW_RET && r->steps[rows[i].idx].note[0])
-			y += NOTE_H;
+			y += SVG_NOTE_H;
 	}
 	h = y + 70;
 
@@ -510,12 +508,12 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	fprintf(f,
 		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
-		X_C, top + 10);
+		SVG_CLIENT_X, top + 10);
 	xml(f, hdr);
 	fprintf(f,
 		"</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
-		X_S, top + 10);
+		SVG_SERVER_X, top + 10);
 	xml(f, r->server[0] ? r->server : "server");
 	fprintf(f,
 		"</text>\n<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
@@ -524,8 +522,9 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	fprintf(f,
 		"<text x=\"%d\" y=\"%d\" fill=\"#555\">syscalls and "
 		"results</text>\n",
-		X_T, top + 10);
-	for (int x = X_C; x <= X_S; x += X_S - X_C)
+		SVG_TEXT_X, top + 10);
+	for (int x = SVG_CLIENT_X; x <= SVG_SERVER_X;
+	     x += SVG_SERVER_X - SVG_CLIENT_X)
 		fprintf(f,
 			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 			"stroke=\"#999\" stroke-width=\"2\"/>\n",
@@ -539,7 +538,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 			if (rows[k].kind == ROW_CALL &&
 			    rows[k].idx == rows[i].idx) {
 				int lx = lane_x(r->steps[rows[i].idx].actor,
-						X_C, X_S);
+						SVG_CLIENT_X, SVG_SERVER_X);
 
 				fprintf(f,
 					"<rect x=\"%d\" y=\"%d\" width=\"8\" "
@@ -554,7 +553,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		y = ys[i];
 		if (rows[i].kind != ROW_PKT) {
 			const struct lab_step *s = &r->steps[rows[i].idx];
-			int lx = lane_x(s->actor, X_C, X_S);
+			int lx = lane_x(s->actor, SVG_CLIENT_X, SVG_SERVER_X);
 			const char *ink = s->ok ? "#000" : "#c0392b";
 
 			step_label(s, rows[i].kind, lab, sizeof(lab));
@@ -579,9 +578,9 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 			fprintf(f,
 				"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 				"stroke=\"#ccc\" stroke-dasharray=\"2,3\"/>\n",
-				lx + 8, y, X_T - 6, y);
-			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">", X_T,
-				y + 4, ink);
+				lx + 8, y, SVG_TEXT_X - 6, y);
+			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
+				SVG_TEXT_X, y + 4, ink);
 			xml(f, lab);
 			fprintf(f, "</text>\n");
 			if (s->note[0] &&
@@ -590,7 +589,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 					"<text x=\"%d\" y=\"%d\" "
 					"font-size=\"11\" fill=\"#666\" "
 					"font-style=\"italic\">",
-					X_T + 14, y + 18);
+					SVG_TEXT_X + 14, y + 18);
 				xml(f, s->note);
 				fprintf(f, "</text>\n");
 			}
@@ -598,12 +597,14 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		}
 		const struct lab_pkt *p = &r->pkts[rows[i].idx];
 		const char *c = pkt_color(p, 1);
-		int m = (p->flags & F_RST)   ? 0
-			: (p->flags & F_FIN) ? 1
-			: p->len             ? 2
-					     : 3;
-		int x1 = p->dir == 0 ? X_C : X_S, x2 = p->dir == 0 ? X_S : X_C;
-		int xe = x2 + (p->dir == 0 ? -40 : 40), lx = (X_C + X_S) / 2;
+		int m = (p->flags & LAB_TCP_RST)   ? 0
+			: (p->flags & LAB_TCP_FIN) ? 1
+			: p->len                   ? 2
+						   : 3;
+		int x1 = p->dir == 0 ? SVG_CLIENT_X : SVG_SERVER_X,
+		    x2 = p->dir == 0 ? SVG_SERVER_X : SVG_CLIENT_X;
+		int xe = x2 + (p->dir == 0 ? -40 : 40),
+		    lx = (SVG_CLIENT_X + SVG_SERVER_X) / 2;
 		int drop = lab_pkt_dropped(r, rows[i].idx);
 		char f2[32];
 
@@ -639,16 +640,19 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 				"marker-end=\"url(#m%d)\"/>\n",
 				p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6,
 				x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
-				(p->flags & (F_RST | F_FIN | F_SYN)) ? "2"
-								     : "1.3",
+				(p->flags &
+				 (LAB_TCP_RST | LAB_TCP_FIN | LAB_TCP_SYN))
+				    ? "2"
+				    : "1.3",
 				m);
 		}
 		fprintf(f,
 			"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 			"fill=\"%s\"%s>",
 			lx, y - 9, c,
-			(p->flags & (F_RST | F_FIN)) ? " font-weight=\"bold\""
-						     : "");
+			(p->flags & (LAB_TCP_RST | LAB_TCP_FIN))
+			    ? " font-weight=\"bold\""
+			    : "");
 		xml(f, lab);
 		fprintf(f, "</text>\n");
 	}

@@ -11,12 +11,12 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#define C_RED "\033[31m"
-#define C_GREEN "\033[32m"
-#define C_YELLOW "\033[33m"
-#define C_DIM "\033[2m"
-#define C_BOLD "\033[1m"
-#define C_OFF "\033[0m"
+#define ANSI_RED "\033[31m"
+#define ANSI_GREEN "\033[32m"
+#define ANSI_YELLOW "\033[33m"
+#define ANSI_DIM "\033[2m"
+#define ANSI_BOLD "\033[1m"
+#define ANSI_OFF "\033[0m"
 
 static const char *verdict_name(int v)
 {
@@ -105,20 +105,21 @@ static void print_compact(const struct lab_out *o, const struct lab_result *r)
 		queues_text(s, q, sizeof(q));
 		errno_text(s, er, sizeof(er));
 		printf("   %s%3d %7.1f  %-7s %s%s%s%s%s%s\n",
-		       s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3,
+		       s->ok ? "" : (col ? ANSI_RED : ""), i + 1, s->t * 1e3,
 		       s->actor, s->call, s->ret[0] ? " = " : "", s->ret,
-		       er[0] ? " " : "", er, s->ok ? "" : (col ? C_OFF : ""));
+		       er[0] ? " " : "", er,
+		       s->ok ? "" : (col ? ANSI_OFF : ""));
 		if (s->snap)
 			printf("   %s%12s epoll %s  %s  out/in %s%s%s%s\n",
-			       col ? C_DIM : "", "", ev, st, q,
+			       col ? ANSI_DIM : "", "", ev, st, q,
 			       s->hangup[0] ? "  hangup " : "", s->hangup,
-			       col ? C_OFF : "");
+			       col ? ANSI_OFF : "");
 		if (!s->ok && s->expect[0])
-			printf("   %s%12s expected %s%s\n", col ? C_RED : "",
-			       "", s->expect, col ? C_OFF : "");
+			printf("   %s%12s expected %s%s\n", col ? ANSI_RED : "",
+			       "", s->expect, col ? ANSI_OFF : "");
 		if (s->note[0])
-			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
-			       s->note, col ? C_OFF : "");
+			printf("   %s%12s -> %s%s\n", col ? ANSI_DIM : "", "",
+			       s->note, col ? ANSI_OFF : "");
 	}
 }
 
@@ -132,9 +133,9 @@ static int widest(int w, const char *s)
 void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
-	const char *vc = r->verdict == LAB_PASS   ? C_GREEN
-			 : r->verdict == LAB_FAIL ? C_RED
-						  : C_YELLOW;
+	const char *vc = r->verdict == LAB_PASS   ? ANSI_GREEN
+			 : r->verdict == LAB_FAIL ? ANSI_RED
+						  : ANSI_YELLOW;
 	int col = o->color;
 	/* Columns as wide as their widest cell in this scenario, so that one
 	 * long result does not push the rest of its row out of line. */
@@ -162,9 +163,9 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 					     wv + ws + 7 + 20 >
 					 o->cols;
 
-	printf("\n%s== %s%s  %s  %s[%s]%s\n", col ? C_BOLD : "", sc->name,
-	       col ? C_OFF : "", sc->title, col ? vc : "",
-	       verdict_name(r->verdict), col ? C_OFF : "");
+	printf("\n%s== %s%s  %s  %s[%s]%s\n", col ? ANSI_BOLD : "", sc->name,
+	       col ? ANSI_OFF : "", sc->title, col ? vc : "",
+	       verdict_name(r->verdict), col ? ANSI_OFF : "");
 	para("expected: ", sc->expected, o->cols);
 	if (r->verdict == LAB_SKIP) {
 		printf("   skipped: %s\n", r->skip);
@@ -175,9 +176,9 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		goto tail;
 	}
 	printf("   %s%3s %7s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  %s%s\n",
-	       col ? C_DIM : "", "#", "t(ms)", wa, "actor", wc, "call", wr,
+	       col ? ANSI_DIM : "", "#", "t(ms)", wa, "actor", wc, "call", wr,
 	       "ret", we, "errno", wv, "epoll", ws, "state", "out/in", "hangup",
-	       col ? C_OFF : "");
+	       col ? ANSI_OFF : "");
 	for (int i = 0; i < r->nsteps; i++) {
 		const struct lab_step *s = &r->steps[i];
 		char ev[48], st[24], q[24], er[32];
@@ -192,15 +193,15 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		printf(
 		    "   %s%3d %7.1f  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-7s  "
 		    "%s%s\n",
-		    s->ok ? "" : (col ? C_RED : ""), i + 1, s->t * 1e3, wa,
+		    s->ok ? "" : (col ? ANSI_RED : ""), i + 1, s->t * 1e3, wa,
 		    s->actor, wc, s->call, wr, s->ret, we, er, wv, ev, ws, st,
-		    q, s->hangup, s->ok ? "" : (col ? C_OFF : ""));
+		    q, s->hangup, s->ok ? "" : (col ? ANSI_OFF : ""));
 		if (!s->ok && s->expect[0])
-			printf("   %s%12s expected %s%s\n", col ? C_RED : "",
-			       "", s->expect, col ? C_OFF : "");
+			printf("   %s%12s expected %s%s\n", col ? ANSI_RED : "",
+			       "", s->expect, col ? ANSI_OFF : "");
 		if (s->note[0])
-			printf("   %s%12s -> %s%s\n", col ? C_DIM : "", "",
-			       s->note, col ? C_OFF : "");
+			printf("   %s%12s -> %s%s\n", col ? ANSI_DIM : "", "",
+			       s->note, col ? ANSI_OFF : "");
 	}
 tail:
 	if (r->npkts > 0)
@@ -210,8 +211,8 @@ tail:
 		printf("   (no packets: %s)\n", r->nocap);
 	para("rule: ", sc->rule, o->cols);
 	for (int i = 0; i < r->nmis; i++)
-		printf("   %sMISMATCH: %s%s\n", col ? C_RED : "", r->mis[i],
-		       col ? C_OFF : "");
+		printf("   %sMISMATCH: %s%s\n", col ? ANSI_RED : "", r->mis[i],
+		       col ? ANSI_OFF : "");
 }
 
 static void json_str(const char *s)

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ANY LAB_ANY
-#define W_FIN (E_IN | E_RDHUP) /* what epoll_wait(IN|RDHUP) returns on FIN */
+#define WAIT_FIN_EVENTS \
+	(EPOLLIN | EPOLLRDHUP) /* what epoll_wait(IN|RDHUP) returns on FIN */
 
 /* Two epoll instances on `us`, both asking for IN|RDHUP: one
  * level-triggered, one edge-triggered. */
@@ -37,113 +37,116 @@ static int pair(struct lab *L, int *us, int *peer)
 {
 	if (lab_tcp_pair(L, us, peer) < 0)
 		return -1;
-	S_observe(L, "connected");
-	X(L, ANY, ANY, E_OUT, TCP_ESTABLISHED);
+	lab_step_observe(L, "connected");
+	lab_expect(L, LAB_ANY, LAB_ANY, EPOLLOUT, TCP_ESTABLISHED);
 	return 0;
 }
 
-void sc_epoll_et(struct lab *L)
+void scenario_epoll_et_lt(struct lab *L)
 {
 	int us, peer, lt, et;
 
 	if (pair(L, &us, &peer) < 0 || two_epolls(L, us, &lt, &et) < 0)
 		return;
-	S_send(L, "peer", peer, "abcd", 0);
-	X(L, 4, 0, E_IN | E_OUT, TCP_ESTABLISHED);
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, E_IN, 0, ANY, ANY);
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, 0, 0, ANY, ANY);
-	N(L, "no new edge");
-	S_epoll_wait(L, lt, "LT", 0);
-	X(L, E_IN, 0, ANY, ANY);
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	N(L, "FIN arrives; 4 bytes still unread");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, W_FIN, 0, ANY, ANY);
-	N(L, "the FIN is a new edge");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, 0, 0, ANY, ANY);
-	N(L, "RDHUP is reported only once");
-	S_epoll_wait(L, lt, "LT", 0);
-	X(L, W_FIN, 0, ANY, ANY);
-	S_recv(L, "us", us, 2, 0);
-	X(L, 2, 0, E_FIN, TCP_CLOSE_WAIT);
-	N(L, "a partial read");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, 0, 0, ANY, ANY);
-	N(L, "an ET program that waits here hangs forever");
-	S_epoll_wait(L, lt, "LT", 0);
-	X(L, W_FIN, 0, ANY, ANY);
-	N(L, "LT repeats until the socket is closed");
-	S_recv(L, "us", us, 64, 0);
-	X(L, 2, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	N(L, "EOF: an ET reader must read until 0 or EAGAIN");
+	lab_step_send(L, "peer", peer, "abcd", 0);
+	lab_expect(L, 4, 0, EPOLLIN | EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, EPOLLIN, 0, LAB_ANY, LAB_ANY);
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, 0, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "no new edge");
+	lab_step_epoll_wait(L, lt, "LT", 0);
+	lab_expect(L, EPOLLIN, 0, LAB_ANY, LAB_ANY);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_note(L, "FIN arrives; 4 bytes still unread");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "the FIN is a new edge");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, 0, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "RDHUP is reported only once");
+	lab_step_epoll_wait(L, lt, "LT", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
+	lab_step_recv(L, "us", us, 2, 0);
+	lab_expect(L, 2, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_note(L, "a partial read");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, 0, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "an ET program that waits here hangs forever");
+	lab_step_epoll_wait(L, lt, "LT", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "LT repeats until the socket is closed");
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 2, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_note(L, "EOF: an ET reader must read until 0 or EAGAIN");
 }
 
-void sc_epoll_et_combined(struct lab *L)
+void scenario_epoll_et_combined(struct lab *L)
 {
 	int us, peer, lt, et;
 
 	if (pair(L, &us, &peer) < 0 || two_epolls(L, us, &lt, &et) < 0)
 		return;
-	S_send(L, "peer", peer, "abcd", 0);
-	X(L, 4, 0, E_IN | E_OUT, TCP_ESTABLISHED);
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, W_FIN, 0, ANY, ANY);
-	N(L, "data and FIN: one combined edge");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, 0, 0, ANY, ANY);
-	S_epoll_wait(L, lt, "LT", 0);
-	X(L, W_FIN, 0, ANY, ANY);
+	lab_step_send(L, "peer", peer, "abcd", 0);
+	lab_expect(L, 4, 0, EPOLLIN | EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "data and FIN: one combined edge");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, 0, 0, LAB_ANY, LAB_ANY);
+	lab_step_epoll_wait(L, lt, "LT", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
 }
 
-void sc_epoll_et_add_after_fin(struct lab *L)
+void scenario_epoll_et_add_after_fin(struct lab *L)
 {
 	int us, peer, et;
 
 	if (pair(L, &us, &peer) < 0)
 		return;
 	et = lab_track(L, epoll_create1(EPOLL_CLOEXEC));
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_epoll_add(L, et, us, EPOLLIN | EPOLLRDHUP | EPOLLET, "IN+RDHUP+ET");
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, W_FIN, 0, ANY, ANY);
-	N(L, "ADD polls once: the current state is reported");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, 0, 0, ANY, ANY);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_epoll_add(L, et, us, EPOLLIN | EPOLLRDHUP | EPOLLET,
+			   "IN+RDHUP+ET");
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
+	lab_note(L, "ADD polls once: the current state is reported");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, 0, 0, LAB_ANY, LAB_ANY);
 }
 
-void sc_epoll_et_rst_edge(struct lab *L)
+void scenario_epoll_et_rst_edge(struct lab *L)
 {
 	int us, peer, et;
 
 	if (pair(L, &us, &peer) < 0)
 		return;
 	et = lab_track(L, epoll_create1(EPOLL_CLOEXEC));
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_epoll_add(L, et, us, EPOLLIN | EPOLLRDHUP | EPOLLET, "IN+RDHUP+ET");
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, W_FIN, 0, ANY, ANY);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_send(L, "us", us, "A", 0);
-	X(L, 1, 0, E_RST, TCP_CLOSE);
-	N(L, "draws an RST from the orphaned peer");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, W_FIN | E_HUP | E_ERR, 0, ANY, ANY);
-	N(L, "the RST is a new edge, with HUP+ERR");
-	S_epoll_wait(L, et, "ET", 0);
-	X(L, 0, 0, ANY, ANY);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_epoll_add(L, et, us, EPOLLIN | EPOLLRDHUP | EPOLLET,
+			   "IN+RDHUP+ET");
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, WAIT_FIN_EVENTS, 0, LAB_ANY, LAB_ANY);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_send(L, "us", us, "A", 0);
+	lab_expect(L, 1, 0, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_note(L, "draws an RST from the orphaned peer");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, WAIT_FIN_EVENTS | EPOLLHUP | EPOLLERR, 0, LAB_ANY,
+		   LAB_ANY);
+	lab_note(L, "the RST is a new edge, with HUP+ERR");
+	lab_step_epoll_wait(L, et, "ET", 0);
+	lab_expect(L, 0, 0, LAB_ANY, LAB_ANY);
 }
 
 /* A listener and a connected (not yet accepted) client. */
@@ -156,87 +159,87 @@ static int queued(struct lab *L, int backlog, int *lfd, int *client)
 		return -1;
 	snprintf(L->r->client, sizeof(L->r->client), "client");
 	lab_observe_fd(L, *lfd, "listener");
-	S_connect(L, "client", *client, port, "listener");
-	X(L, 0, 0, E_IN, TCP_LISTEN);
-	N(L, "the accept queue holds one connection");
+	lab_step_connect(L, "client", *client, port, "listener");
+	lab_expect(L, 0, 0, EPOLLIN, TCP_LISTEN);
+	lab_note(L, "the accept queue holds one connection");
 	return 0;
 }
 
-void sc_reset_before_accept(struct lab *L)
+void scenario_reset_before_accept(struct lab *L)
 {
 	int lfd, client, srv;
 
 	if (queued(L, 8, &lfd, &client) < 0)
 		return;
-	S_abort(L, "client", &client);
-	X(L, 0, 0, E_IN, TCP_LISTEN);
-	N(L, "RST to the queued connection");
-	S_accept(L, "server", lfd, &srv);
-	X(L, 0, 0, E_RST, TCP_CLOSE);
-	N(L, "Linux hands it out anyway, already CLOSE");
+	lab_step_abort(L, "client", &client);
+	lab_expect(L, 0, 0, EPOLLIN, TCP_LISTEN);
+	lab_note(L, "RST to the queued connection");
+	lab_step_accept(L, "server", lfd, &srv);
+	lab_expect(L, 0, 0, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_note(L, "Linux hands it out anyway, already CLOSE");
 	if (srv < 0)
 		return;
-	S_getpeername(L, "server", srv);
-	X(L, -1, ENOTCONN, E_RST, TCP_CLOSE);
-	S_recv(L, "server", srv, 64, 0);
-	X(L, -1, ECONNRESET, E_RSTD, TCP_CLOSE);
-	S_recv(L, "server", srv, 64, 0);
-	X(L, 0, 0, E_RSTD, TCP_CLOSE);
-	S_send(L, "server", srv, "A", 0);
-	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
+	lab_step_getpeername(L, "server", srv);
+	lab_expect(L, -1, ENOTCONN, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_step_recv(L, "server", srv, 64, 0);
+	lab_expect(L, -1, ECONNRESET, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_step_recv(L, "server", srv, 64, 0);
+	lab_expect(L, 0, 0, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_step_send(L, "server", srv, "A", 0);
+	lab_expect(L, -1, EPIPE, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
 	lab_observe_fd(L, lfd, "listener");
-	S_accept(L, "server", lfd, &srv);
-	X(L, -1, EAGAIN, E_NONE, TCP_LISTEN);
-	N(L, "the queue is empty now");
-	P(L, T_RST, T_FIN);
+	lab_step_accept(L, "server", lfd, &srv);
+	lab_expect(L, -1, EAGAIN, LAB_EPOLL_NONE, TCP_LISTEN);
+	lab_note(L, "the queue is empty now");
+	lab_expect_packets(L, LAB_TCP_RST, LAB_TCP_FIN);
 }
 
-void sc_reset_before_accept_data(struct lab *L)
+void scenario_reset_before_accept_data(struct lab *L)
 {
 	int lfd, client, srv;
 
 	if (queued(L, 8, &lfd, &client) < 0)
 		return;
-	S_send(L, "client", client, "early", 0);
-	X(L, 5, 0, E_IN, TCP_LISTEN);
-	S_abort(L, "client", &client);
-	X(L, 0, 0, E_IN, TCP_LISTEN);
-	S_accept(L, "server", lfd, &srv);
-	X(L, 0, 0, E_RST, TCP_CLOSE);
+	lab_step_send(L, "client", client, "early", 0);
+	lab_expect(L, 5, 0, EPOLLIN, TCP_LISTEN);
+	lab_step_abort(L, "client", &client);
+	lab_expect(L, 0, 0, EPOLLIN, TCP_LISTEN);
+	lab_step_accept(L, "server", lfd, &srv);
+	lab_expect(L, 0, 0, LAB_EPOLL_RST, TCP_CLOSE);
 	if (srv < 0)
 		return;
-	S_recv(L, "server", srv, 64, 0);
-	X(L, 5, 0, E_RST, TCP_CLOSE);
-	N(L, "the data sent before the RST comes first");
-	S_recv(L, "server", srv, 64, 0);
-	X(L, -1, ECONNRESET, E_RSTD, TCP_CLOSE);
-	S_recv(L, "server", srv, 64, 0);
-	X(L, 0, 0, E_RSTD, TCP_CLOSE);
-	P(L, T_RST, T_FIN);
+	lab_step_recv(L, "server", srv, 64, 0);
+	lab_expect(L, 5, 0, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_note(L, "the data sent before the RST comes first");
+	lab_step_recv(L, "server", srv, 64, 0);
+	lab_expect(L, -1, ECONNRESET, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_step_recv(L, "server", srv, 64, 0);
+	lab_expect(L, 0, 0, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_expect_packets(L, LAB_TCP_RST, LAB_TCP_FIN);
 }
 
-void sc_fin_before_accept(struct lab *L)
+void scenario_fin_before_accept(struct lab *L)
 {
 	int lfd, client, srv;
 
 	if (queued(L, 8, &lfd, &client) < 0)
 		return;
-	S_close(L, "client", &client);
-	X(L, 0, 0, E_IN, TCP_LISTEN);
-	S_accept(L, "server", lfd, &srv);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
+	lab_step_close(L, "client", &client);
+	lab_expect(L, 0, 0, EPOLLIN, TCP_LISTEN);
+	lab_step_accept(L, "server", lfd, &srv);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
 	if (srv < 0)
 		return;
-	S_recv(L, "server", srv, 64, 0);
-	X(L, 0, 0, E_FIN, TCP_CLOSE_WAIT);
-	S_send(L, "server", srv, "A", 0);
-	X(L, 1, 0, E_RST, TCP_CLOSE);
-	S_send(L, "server", srv, "B", 0);
-	X(L, -1, EPIPE, E_RSTD, TCP_CLOSE);
-	P(L, T_FIN, 0);
+	lab_step_recv(L, "server", srv, 64, 0);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, TCP_CLOSE_WAIT);
+	lab_step_send(L, "server", srv, "A", 0);
+	lab_expect(L, 1, 0, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_step_send(L, "server", srv, "B", 0);
+	lab_expect(L, -1, EPIPE, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_expect_packets(L, LAB_TCP_FIN, 0);
 }
 
-void sc_accept_queue_full(struct lab *L)
+void scenario_accept_queue_full(struct lab *L)
 {
 	int lfd, c1, c2, srv;
 	unsigned short port;
@@ -246,20 +249,21 @@ void sc_accept_queue_full(struct lab *L)
 		return;
 	snprintf(L->r->client, sizeof(L->r->client), "clients 1 and 2");
 	lab_observe_fd(L, c1, "client1");
-	S_connect(L, "client1", c1, port, "listener with backlog 0");
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "backlog 0 admits one connection");
+	lab_step_connect(L, "client1", c1, port, "listener with backlog 0");
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "backlog 0 admits one connection");
 	lab_observe_fd(L, c2, "client2");
-	S_connect(L, "client2", c2, port, "same, non-blocking");
-	X(L, -1, EINPROGRESS, E_NONE, TCP_SYN_SENT);
+	lab_step_connect(L, "client2", c2, port, "same, non-blocking");
+	lab_expect(L, -1, EINPROGRESS, LAB_EPOLL_NONE, TCP_SYN_SENT);
 	lab_sleep_ms(300);
-	S_observe(L, "after 300 ms: the SYN was dropped by the full queue");
-	X(L, ANY, ANY, E_NONE, TCP_SYN_SENT);
-	S_accept(L, "server", lfd, &srv);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "take client1: the queue has room again");
+	lab_step_observe(L,
+			 "after 300 ms: the SYN was dropped by the full queue");
+	lab_expect(L, LAB_ANY, LAB_ANY, LAB_EPOLL_NONE, TCP_SYN_SENT);
+	lab_step_accept(L, "server", lfd, &srv);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "take client1: the queue has room again");
 	lab_observe_fd(L, c2, "client2");
-	S_poll_out(L, c2, 3000);
-	X(L, E_OUT, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "client2 connects on its SYN retransmission");
+	lab_step_poll_out(L, c2, 3000);
+	lab_expect(L, EPOLLOUT, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "client2 connects on its SYN retransmission");
 }

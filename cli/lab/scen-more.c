@@ -19,8 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ANY LAB_ANY
-#define E_DEAD (E_IN | E_RDHUP | E_HUP | E_ERR) /* what epoll_wait returns */
+#define DEAD_PEER_EVENTS                   \
+	(EPOLLIN | EPOLLRDHUP | EPOLLHUP | \
+	 EPOLLERR) /* what epoll_wait returns */
 
 /* Liveness timeout for the dead-peer scenarios, and the most we accept
  * beyond it: one retransmission timeout (busy case) plus keepalive tick and
@@ -35,11 +36,11 @@ static int dead_setup(struct lab *L, int *us, int *peer, int *ep)
 
 	if (lab_enter_netns(L) < 0 || lab_tcp_pair(L, us, peer) < 0)
 		return -1;
-	S_observe(L, "established inside a private network namespace");
-	X(L, ANY, ANY, E_OUT, TCP_ESTABLISHED);
+	lab_step_observe(L, "established inside a private network namespace");
+	lab_expect(L, LAB_ANY, LAB_ANY, EPOLLOUT, TCP_ESTABLISHED);
 	if (lab_nft_drop(L, 1) < 0)
 		return -1;
-	N(L, "the peer is now unreachable in both directions");
+	lab_note(L, "the peer is now unreachable in both directions");
 	*ep = lab_track(L, epoll_create1(EPOLL_CLOEXEC));
 	if (*ep < 0 || epoll_ctl(*ep, EPOLL_CTL_ADD, *us, &ev) < 0) {
 		lab_fail(L, "epoll setup failed");
@@ -59,38 +60,38 @@ static void report_step(struct lab *L, int fd)
 	}
 	snprintf(buf, sizeof(buf), "retransmits=%u probes=%u rto=%u ms",
 		 rep.retransmits, rep.probes, rep.rto_us / 1000);
-	S_custom(L, "us", "hu_report()", rep.retransmits, buf);
+	lab_step_custom(L, "us", "hu_report()", rep.retransmits, buf);
 }
 
 static void check_time(struct lab *L, double t0, double limit)
 {
 	double took = lab_now() - t0;
 
-	N(L, "detected after %.2f s (limit %.1f s)", took, limit);
+	lab_note(L, "detected after %.2f s (limit %.1f s)", took, limit);
 	if (took > limit)
 		lab_fail(L, "dead peer detected after %.2f s, limit %.1f s",
 			 took, limit);
 }
 
-void sc_dead_idle(struct lab *L)
+void scenario_dead_peer_idle(struct lab *L)
 {
 	int us, peer, ep;
 
 	if (dead_setup(L, &us, &peer, &ep) < 0)
 		return;
-	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "NOT detected: nothing at all is reported");
-	S_recv(L, "us", us, 64, MSG_PEEK);
-	X(L, -1, EAGAIN, E_OUT, TCP_ESTABLISHED);
-	S_soerror(L, "us", us);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	S_hu_probe(L, us);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "without liveness the peer looks open for ~2 hours");
+	lab_step_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "NOT detected: nothing at all is reported");
+	lab_step_recv(L, "us", us, 64, MSG_PEEK);
+	lab_expect(L, -1, EAGAIN, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_hu_probe(L, us);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "without liveness the peer looks open for ~2 hours");
 }
 
-void sc_dead_idle_liveness(struct lab *L)
+void scenario_dead_peer_idle_liveness(struct lab *L)
 {
 	int us, peer, ep;
 	double t0;
@@ -98,22 +99,26 @@ void sc_dead_idle_liveness(struct lab *L)
 	if (dead_setup(L, &us, &peer, &ep) < 0)
 		return;
 	t0 = lab_now();
-	S_hu_liveness(L, us, LIVENESS_MS);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "keepalive idle 1 s, interval 1 s + TCP_USER_TIMEOUT");
-	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 2000);
-	X(L, E_DEAD, 0, E_DEAD | E_OUT, TCP_CLOSE);
+	lab_step_hu_liveness(L, us, LIVENESS_MS);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "keepalive idle 1 s, interval 1 s + TCP_USER_TIMEOUT");
+	lab_step_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 2000);
+	lab_expect(L, DEAD_PEER_EVENTS, 0, DEAD_PEER_EVENTS | EPOLLOUT,
+		   TCP_CLOSE);
 	check_time(L, t0, LIVENESS_MS / 1000.0 + LIVENESS_SLACK_S);
-	S_hu_probe(L, us);
-	X(L, HU_TIMEOUT, 0, E_IN | E_OUT | E_RDHUP | E_HUP, TCP_CLOSE);
-	S_hu_recv(L, us);
-	X(L, HU_TIMEOUT, 0, E_IN | E_OUT | E_RDHUP | E_HUP, TCP_CLOSE);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, E_IN | E_OUT | E_RDHUP | E_HUP, TCP_CLOSE);
-	N(L, "a raw recv() after the error was taken: looks like EOF");
+	lab_step_hu_probe(L, us);
+	lab_expect(L, HU_TIMEOUT, 0, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP,
+		   TCP_CLOSE);
+	lab_step_hu_recv(L, us);
+	lab_expect(L, HU_TIMEOUT, 0, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP,
+		   TCP_CLOSE);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP,
+		   TCP_CLOSE);
+	lab_note(L, "a raw recv() after the error was taken: looks like EOF");
 }
 
-void sc_dead_busy(struct lab *L)
+void scenario_dead_peer_busy(struct lab *L)
 {
 	char data[101];
 	int us, peer, ep;
@@ -122,20 +127,20 @@ void sc_dead_busy(struct lab *L)
 		return;
 	memset(data, 'd', 100);
 	data[100] = '\0';
-	S_send(L, "us", us, data, 0);
-	X(L, 100, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "100 bytes that can never be acknowledged");
-	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "NOT detected: tcp_retries2=15 takes ~15 minutes");
+	lab_step_send(L, "us", us, data, 0);
+	lab_expect(L, 100, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "100 bytes that can never be acknowledged");
+	lab_step_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "NOT detected: tcp_retries2=15 takes ~15 minutes");
 	report_step(L, us);
 	if (L->r->steps[L->r->nsteps - 1].val < 2)
 		lab_fail(L, "expected retransmissions of the unacked data");
-	S_recv(L, "us", us, 64, MSG_PEEK);
-	X(L, -1, EAGAIN, E_OUT, TCP_ESTABLISHED);
+	lab_step_recv(L, "us", us, 64, MSG_PEEK);
+	lab_expect(L, -1, EAGAIN, EPOLLOUT, TCP_ESTABLISHED);
 }
 
-void sc_dead_busy_liveness(struct lab *L)
+void scenario_dead_peer_busy_liveness(struct lab *L)
 {
 	char data[101];
 	int us, peer, ep;
@@ -143,24 +148,29 @@ void sc_dead_busy_liveness(struct lab *L)
 
 	if (dead_setup(L, &us, &peer, &ep) < 0)
 		return;
-	S_hu_liveness(L, us, LIVENESS_MS);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
+	lab_step_hu_liveness(L, us, LIVENESS_MS);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
 	memset(data, 'd', 100);
 	data[100] = '\0';
 	t0 = lab_now();
-	S_send(L, "us", us, data, 0);
-	X(L, 100, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "t=0; keepalive alone would never fire with data in flight");
-	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 2000);
-	X(L, E_DEAD, 0, E_DEAD | E_OUT, TCP_CLOSE);
+	lab_step_send(L, "us", us, data, 0);
+	lab_expect(L, 100, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L,
+		 "t=0; keepalive alone would never fire with data in flight");
+	lab_step_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 2000);
+	lab_expect(L, DEAD_PEER_EVENTS, 0, DEAD_PEER_EVENTS | EPOLLOUT,
+		   TCP_CLOSE);
 	check_time(L, t0, LIVENESS_MS / 1000.0 + LIVENESS_SLACK_S);
-	S_recv(L, "us", us, 64, 0);
-	X(L, -1, ETIMEDOUT, E_IN | E_OUT | E_RDHUP | E_HUP, TCP_CLOSE);
-	N(L, "the first call gets ETIMEDOUT, once");
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, E_IN | E_OUT | E_RDHUP | E_HUP, TCP_CLOSE);
-	S_send(L, "us", us, "B", 0);
-	X(L, -1, EPIPE, E_IN | E_OUT | E_RDHUP | E_HUP, TCP_CLOSE);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, -1, ETIMEDOUT, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP,
+		   TCP_CLOSE);
+	lab_note(L, "the first call gets ETIMEDOUT, once");
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP,
+		   TCP_CLOSE);
+	lab_step_send(L, "us", us, "B", 0);
+	lab_expect(L, -1, EPIPE, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP,
+		   TCP_CLOSE);
 }
 
 /* A port that refuses: bound (so nobody else gets it) but not listening;
@@ -184,7 +194,7 @@ static int closed_port(struct lab *L, unsigned short *port)
 	return fd;
 }
 
-void sc_connect_refused(struct lab *L)
+void scenario_connect_refused(struct lab *L)
 {
 	unsigned short port;
 	int us;
@@ -192,24 +202,24 @@ void sc_connect_refused(struct lab *L)
 	if (closed_port(L, &port) < 0 || (us = lab_tcp_socket(L, 1)) < 0)
 		return;
 	lab_observe_fd(L, us, "us");
-	S_connect(L, "us", us, port, "closed port, non-blocking");
-	X(L, -1, EINPROGRESS, E_RST, TCP_CLOSE);
-	N(L, "refused before connect() returned, yet EINPROGRESS");
-	S_soerror(L, "us", us);
-	X(L, ECONNREFUSED, 0, E_RSTD, TCP_CLOSE);
-	S_soerror(L, "us", us);
-	X(L, 0, 0, E_RSTD, TCP_CLOSE);
-	N(L, "consumed");
-	S_connect(L, "us", us, port, "again");
-	X(L, -1, ECONNABORTED, E_OUT | E_HUP, TCP_CLOSE);
-	S_send(L, "us", us, "x", 0);
-	X(L, -1, EPIPE, E_OUT | E_HUP, TCP_CLOSE);
-	S_recv(L, "us", us, 64, 0);
-	X(L, -1, ENOTCONN, E_OUT | E_HUP, TCP_CLOSE);
-	P(L, T_RST, T_FIN);
+	lab_step_connect(L, "us", us, port, "closed port, non-blocking");
+	lab_expect(L, -1, EINPROGRESS, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_note(L, "refused before connect() returned, yet EINPROGRESS");
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, ECONNREFUSED, 0, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, 0, 0, LAB_EPOLL_RST_TAKEN, TCP_CLOSE);
+	lab_note(L, "consumed");
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, -1, ECONNABORTED, EPOLLOUT | EPOLLHUP, TCP_CLOSE);
+	lab_step_send(L, "us", us, "x", 0);
+	lab_expect(L, -1, EPIPE, EPOLLOUT | EPOLLHUP, TCP_CLOSE);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, -1, ENOTCONN, EPOLLOUT | EPOLLHUP, TCP_CLOSE);
+	lab_expect_packets(L, LAB_TCP_RST, LAB_TCP_FIN);
 }
 
-void sc_connect_refused_again(struct lab *L)
+void scenario_connect_refused_again(struct lab *L)
 {
 	unsigned short port;
 	int us;
@@ -217,20 +227,21 @@ void sc_connect_refused_again(struct lab *L)
 	if (closed_port(L, &port) < 0 || (us = lab_tcp_socket(L, 1)) < 0)
 		return;
 	lab_observe_fd(L, us, "us");
-	S_connect(L, "us", us, port, "closed port, non-blocking");
-	X(L, -1, EINPROGRESS, E_RST, TCP_CLOSE);
-	S_connect(L, "us", us, port, "again");
-	X(L, -1, ECONNREFUSED, E_OUT | E_HUP, TCP_CLOSE);
-	N(L, "the second connect() reports the pending error");
-	S_connect(L, "us", us, port, "again");
-	X(L, -1, EINPROGRESS, E_RST, TCP_CLOSE);
-	N(L, "the third starts a brand-new attempt (refused again)");
-	S_hu_probe(L, us);
-	X(L, HU_REFUSED, 0, E_OUT | E_HUP | E_IN | E_RDHUP, TCP_CLOSE);
-	N(L, "hangup: gone, refused (the error is kept)");
+	lab_step_connect(L, "us", us, port, "closed port, non-blocking");
+	lab_expect(L, -1, EINPROGRESS, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, -1, ECONNREFUSED, EPOLLOUT | EPOLLHUP, TCP_CLOSE);
+	lab_note(L, "the second connect() reports the pending error");
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, -1, EINPROGRESS, LAB_EPOLL_RST, TCP_CLOSE);
+	lab_note(L, "the third starts a brand-new attempt (refused again)");
+	lab_step_hu_probe(L, us);
+	lab_expect(L, HU_REFUSED, 0, EPOLLOUT | EPOLLHUP | EPOLLIN | EPOLLRDHUP,
+		   TCP_CLOSE);
+	lab_note(L, "hangup: gone, refused (the error is kept)");
 }
 
-void sc_connect_refused_blocking(struct lab *L)
+void scenario_connect_refused_blocking(struct lab *L)
 {
 	unsigned short port;
 	int us;
@@ -238,11 +249,11 @@ void sc_connect_refused_blocking(struct lab *L)
 	if (closed_port(L, &port) < 0 || (us = lab_tcp_socket(L, 0)) < 0)
 		return;
 	lab_observe_fd(L, us, "us");
-	S_connect(L, "us", us, port, "closed port, blocking");
-	X(L, -1, ECONNREFUSED, E_OUT | E_HUP, TCP_CLOSE);
+	lab_step_connect(L, "us", us, port, "closed port, blocking");
+	lab_expect(L, -1, ECONNREFUSED, EPOLLOUT | EPOLLHUP, TCP_CLOSE);
 }
 
-void sc_connect_ok(struct lab *L)
+void scenario_connect_ok(struct lab *L)
 {
 	unsigned short port;
 	int lfd, us;
@@ -252,18 +263,18 @@ void sc_connect_ok(struct lab *L)
 		return;
 	snprintf(L->r->client, sizeof(L->r->client), "client (us)");
 	lab_observe_fd(L, us, "us");
-	S_connect(L, "us", us, port, "listener, non-blocking");
-	X(L, -1, EINPROGRESS, E_OUT, TCP_ESTABLISHED);
-	N(L, "done before the call returned, still EINPROGRESS");
-	S_soerror(L, "us", us);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	S_connect(L, "us", us, port, "again");
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	S_connect(L, "us", us, port, "again");
-	X(L, -1, EISCONN, E_OUT, TCP_ESTABLISHED);
+	lab_step_connect(L, "us", us, port, "listener, non-blocking");
+	lab_expect(L, -1, EINPROGRESS, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "done before the call returned, still EINPROGRESS");
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, -1, EISCONN, EPOLLOUT, TCP_ESTABLISHED);
 }
 
-void sc_connect_in_progress(struct lab *L)
+void scenario_connect_in_progress(struct lab *L)
 {
 	unsigned short port;
 	int lfd, us;
@@ -273,29 +284,30 @@ void sc_connect_in_progress(struct lab *L)
 		return;
 	snprintf(L->r->client, sizeof(L->r->client), "client (us)");
 	lab_observe_fd(L, us, "us");
-	S_connect(L, "us", us, port, "listener, non-blocking");
-	X(L, -1, EINPROGRESS, E_NONE, TCP_SYN_SENT);
-	N(L, "the SYN is dropped: genuinely in progress, no events at all");
-	S_connect(L, "us", us, port, "again");
-	X(L, -1, EALREADY, E_NONE, TCP_SYN_SENT);
-	S_send(L, "us", us, "x", 0);
-	X(L, -1, EAGAIN, E_NONE, TCP_SYN_SENT);
-	S_recv(L, "us", us, 64, 0);
-	X(L, -1, EAGAIN, E_NONE, TCP_SYN_SENT);
-	S_soerror(L, "us", us);
-	X(L, 0, 0, E_NONE, TCP_SYN_SENT);
+	lab_step_connect(L, "us", us, port, "listener, non-blocking");
+	lab_expect(L, -1, EINPROGRESS, LAB_EPOLL_NONE, TCP_SYN_SENT);
+	lab_note(L,
+		 "the SYN is dropped: genuinely in progress, no events at all");
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, -1, EALREADY, LAB_EPOLL_NONE, TCP_SYN_SENT);
+	lab_step_send(L, "us", us, "x", 0);
+	lab_expect(L, -1, EAGAIN, LAB_EPOLL_NONE, TCP_SYN_SENT);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, -1, EAGAIN, LAB_EPOLL_NONE, TCP_SYN_SENT);
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, 0, 0, LAB_EPOLL_NONE, TCP_SYN_SENT);
 	if (lab_nft_drop(L, 0) < 0)
 		return;
-	S_poll_out(L, us, 3000);
-	X(L, E_OUT, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "completes on the SYN retransmission (~1 s)");
-	S_soerror(L, "us", us);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "0 = connected");
-	S_connect(L, "us", us, port, "again");
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	S_connect(L, "us", us, port, "again");
-	X(L, -1, EISCONN, E_OUT, TCP_ESTABLISHED);
+	lab_step_poll_out(L, us, 3000);
+	lab_expect(L, EPOLLOUT, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "completes on the SYN retransmission (~1 s)");
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "0 = connected");
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_connect(L, "us", us, port, "again");
+	lab_expect(L, -1, EISCONN, EPOLLOUT, TCP_ESTABLISHED);
 }
 
 static int unix_pair(struct lab *L, int *us, int *peer)
@@ -318,95 +330,95 @@ static int unix_pair(struct lab *L, int *us, int *peer)
 	return 0;
 }
 
-#define U_HUP (E_IN | E_OUT | E_RDHUP | E_HUP)
+#define UNIX_CLOSED_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP)
 
-void sc_unix_close(struct lab *L)
+void scenario_unix_close(struct lab *L)
 {
 	int us, peer;
 
 	if (unix_pair(L, &us, &peer) < 0)
 		return;
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, U_HUP, -1);
-	N(L, "HUP at once, even for an orderly close");
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, U_HUP, -1);
-	S_send(L, "us", us, "A", 0);
-	X(L, -1, EPIPE, U_HUP, -1);
-	N(L, "the FIRST send fails (TCP's first one succeeds)");
-	S_send(L, "us", us, "B", 0);
-	X(L, -1, EPIPE, U_HUP, -1);
-	S_soerror(L, "us", us);
-	X(L, 0, 0, U_HUP, -1);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
+	lab_note(L, "HUP at once, even for an orderly close");
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
+	lab_step_send(L, "us", us, "A", 0);
+	lab_expect(L, -1, EPIPE, UNIX_CLOSED_EVENTS, -1);
+	lab_note(L, "the FIRST send fails (TCP's first one succeeds)");
+	lab_step_send(L, "us", us, "B", 0);
+	lab_expect(L, -1, EPIPE, UNIX_CLOSED_EVENTS, -1);
+	lab_step_soerror(L, "us", us);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
 }
 
-void sc_unix_data_close(struct lab *L)
+void scenario_unix_data_close(struct lab *L)
 {
 	int us, peer;
 
 	if (unix_pair(L, &us, &peer) < 0)
 		return;
-	S_send(L, "peer", peer, "hello", 0);
-	X(L, 5, 0, E_IN | E_OUT, -1);
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, U_HUP, -1);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 5, 0, U_HUP, -1);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, U_HUP, -1);
+	lab_step_send(L, "peer", peer, "hello", 0);
+	lab_expect(L, 5, 0, EPOLLIN | EPOLLOUT, -1);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 5, 0, UNIX_CLOSED_EVENTS, -1);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
 }
 
-void sc_unix_unread(struct lab *L)
+void scenario_unix_unread_close(struct lab *L)
 {
 	int us, peer;
 
 	if (unix_pair(L, &us, &peer) < 0)
 		return;
-	S_send(L, "us", us, "abc", 0);
-	X(L, 3, 0, E_OUT, -1);
-	N(L, "the peer never reads this");
-	S_send(L, "peer", peer, "xyz", 0);
-	X(L, 3, 0, E_IN | E_OUT, -1);
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, U_HUP | E_ERR, -1);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 3, 0, U_HUP | E_ERR, -1);
-	S_recv(L, "us", us, 64, 0);
-	X(L, -1, ECONNRESET, U_HUP, -1);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, U_HUP, -1);
-	S_send(L, "us", us, "A", 0);
-	X(L, -1, EPIPE, U_HUP, -1);
+	lab_step_send(L, "us", us, "abc", 0);
+	lab_expect(L, 3, 0, EPOLLOUT, -1);
+	lab_note(L, "the peer never reads this");
+	lab_step_send(L, "peer", peer, "xyz", 0);
+	lab_expect(L, 3, 0, EPOLLIN | EPOLLOUT, -1);
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS | EPOLLERR, -1);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 3, 0, UNIX_CLOSED_EVENTS | EPOLLERR, -1);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, -1, ECONNRESET, UNIX_CLOSED_EVENTS, -1);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
+	lab_step_send(L, "us", us, "A", 0);
+	lab_expect(L, -1, EPIPE, UNIX_CLOSED_EVENTS, -1);
 }
 
-void sc_unix_half_close(struct lab *L)
+void scenario_unix_half_close(struct lab *L)
 {
 	int us, peer;
 
 	if (unix_pair(L, &us, &peer) < 0)
 		return;
-	S_shutdown(L, "peer", peer, SHUT_WR);
-	X(L, 0, 0, E_FIN, -1);
-	S_recv(L, "us", us, 64, 0);
-	X(L, 0, 0, E_FIN, -1);
-	S_send(L, "us", us, "ping", 0);
-	X(L, 4, 0, E_FIN, -1);
-	S_recv(L, "peer", peer, 64, 0);
-	X(L, 4, 0, E_FIN, -1);
-	N(L, "the half-closed peer still receives");
+	lab_step_shutdown(L, "peer", peer, SHUT_WR);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, -1);
+	lab_step_recv(L, "us", us, 64, 0);
+	lab_expect(L, 0, 0, LAB_EPOLL_FIN, -1);
+	lab_step_send(L, "us", us, "ping", 0);
+	lab_expect(L, 4, 0, LAB_EPOLL_FIN, -1);
+	lab_step_recv(L, "peer", peer, 64, 0);
+	lab_expect(L, 4, 0, LAB_EPOLL_FIN, -1);
+	lab_note(L, "the half-closed peer still receives");
 }
 
-void sc_unix_sigpipe(struct lab *L)
+void scenario_unix_sigpipe(struct lab *L)
 {
 	int us, peer;
 
 	if (unix_pair(L, &us, &peer) < 0)
 		return;
-	S_close(L, "peer", &peer);
-	X(L, 0, 0, U_HUP, -1);
-	S_write(L, "child", us, "A");
-	X(L, SIGPIPE, ANY, U_HUP, -1);
-	N(L, "already the first write kills the process");
+	lab_step_close(L, "peer", &peer);
+	lab_expect(L, 0, 0, UNIX_CLOSED_EVENTS, -1);
+	lab_step_write(L, "child", us, "A");
+	lab_expect(L, SIGPIPE, LAB_ANY, UNIX_CLOSED_EVENTS, -1);
+	lab_note(L, "already the first write kills the process");
 }
 
 /* Keepalive as kernel-truth.md's 7c-7f set it: idle 1 s, interval 1 s,
@@ -420,12 +432,12 @@ static void keepalive_raw(struct lab *L, int fd)
 	rc |= setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	rc |= setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	rc |= setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	S_custom(L, "us",
-		 "TCP_KEEPIDLE=1,KEEPINTVL=1,KEEPCNT=3; SO_KEEPALIVE=1", rc,
-		 rc == 0 ? "0" : "-1");
+	lab_step_custom(L, "us",
+			"TCP_KEEPIDLE=1,KEEPINTVL=1,KEEPCNT=3; SO_KEEPALIVE=1",
+			rc, rc == 0 ? "0" : "-1");
 }
 
-void sc_dead_busy_keepalive(struct lab *L)
+void scenario_dead_peer_busy_keepalive(struct lab *L)
 {
 	char data[101];
 	int us, peer, ep;
@@ -433,20 +445,21 @@ void sc_dead_busy_keepalive(struct lab *L)
 	if (dead_setup(L, &us, &peer, &ep) < 0)
 		return;
 	keepalive_raw(L, us);
-	X(L, 0, ANY, E_OUT, TCP_ESTABLISHED);
+	lab_expect(L, 0, LAB_ANY, EPOLLOUT, TCP_ESTABLISHED);
 	memset(data, 'd', 100);
 	data[100] = '\0';
-	S_send(L, "us", us, data, 0);
-	X(L, 100, 0, E_OUT, TCP_ESTABLISHED);
-	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 1000);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "NOT detected: keepalive never probes while data is unacked");
+	lab_step_send(L, "us", us, data, 0);
+	lab_expect(L, 100, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS + 1000);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L,
+		 "NOT detected: keepalive never probes while data is unacked");
 	report_step(L, us);
 	if (L->r->steps[L->r->nsteps - 1].val < 2)
 		lab_fail(L, "expected retransmissions of the unacked data");
 }
 
-void sc_dead_idle_user_timeout(struct lab *L)
+void scenario_dead_peer_idle_user_timeout(struct lab *L)
 {
 	int us, peer, ep, ut = LIVENESS_MS;
 	long rc;
@@ -454,12 +467,12 @@ void sc_dead_idle_user_timeout(struct lab *L)
 	if (dead_setup(L, &us, &peer, &ep) < 0)
 		return;
 	rc = setsockopt(us, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
-	S_custom(L, "us", "setsockopt(TCP_USER_TIMEOUT, 2000)", rc,
-		 rc == 0 ? "0" : "-1");
-	X(L, 0, ANY, E_OUT, TCP_ESTABLISHED);
-	S_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
-	N(L, "NOT detected: nothing is in flight, so nothing times out");
-	S_hu_probe(L, us);
-	X(L, 0, 0, E_OUT, TCP_ESTABLISHED);
+	lab_step_custom(L, "us", "setsockopt(TCP_USER_TIMEOUT, 2000)", rc,
+			rc == 0 ? "0" : "-1");
+	lab_expect(L, 0, LAB_ANY, EPOLLOUT, TCP_ESTABLISHED);
+	lab_step_epoll_wait(L, ep, "IN+RDHUP", DEAD_WAIT_MS);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
+	lab_note(L, "NOT detected: nothing is in flight, so nothing times out");
+	lab_step_hu_probe(L, us);
+	lab_expect(L, 0, 0, EPOLLOUT, TCP_ESTABLISHED);
 }

@@ -33,7 +33,8 @@
 
 static struct lab_step overflow;
 
-struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call)
+struct lab_step *lab_step_begin(struct lab *L, const char *who,
+				const char *call)
 {
 	struct lab_result *r = L->r;
 	struct lab_step *s;
@@ -55,7 +56,7 @@ struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call)
 	return s;
 }
 
-struct lab_step *lab_last(struct lab *L)
+struct lab_step *lab_last_step(struct lab *L)
 {
 	if (L->r->nsteps == 0)
 		return &overflow;
@@ -158,7 +159,8 @@ static void fmt_ret(struct lab_step *s, long n, int err)
 	snprintf(s->ret, sizeof(s->ret), "%ld", n);
 }
 
-long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags)
+long lab_step_recv(struct lab *L, const char *who, int fd, size_t len,
+		   int flags)
 {
 	char call[64], buf[256];
 	struct lab_step *s;
@@ -167,7 +169,7 @@ long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags)
 
 	snprintf(call, sizeof(call), "recv(%zu%s)", len,
 		 (flags & MSG_PEEK) ? ",PEEK" : "");
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	n = recv(fd, buf, len, flags | MSG_DONTWAIT);
@@ -180,7 +182,8 @@ long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags)
 	return n;
 }
 
-long S_send(struct lab *L, const char *who, int fd, const char *data, int flags)
+long lab_step_send(struct lab *L, const char *who, int fd, const char *data,
+		   int flags)
 {
 	char call[80];
 	struct lab_step *s;
@@ -191,7 +194,7 @@ long S_send(struct lab *L, const char *who, int fd, const char *data, int flags)
 		snprintf(call, sizeof(call), "send(%zu bytes)", strlen(data));
 	else
 		snprintf(call, sizeof(call), "send(\"%s\")", data);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	n = send(fd, data, strlen(data), flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0)
 		err = errno;
@@ -205,7 +208,7 @@ long S_send(struct lab *L, const char *who, int fd, const char *data, int flags)
  * disposition: the step's value is the signal that killed the child (0 if it
  * lived). The child reports write()'s result in its exit status.
  */
-long S_write(struct lab *L, const char *who, int fd, const char *data)
+long lab_step_write(struct lab *L, const char *who, int fd, const char *data)
 {
 	char call[80];
 	struct lab_step *s;
@@ -214,7 +217,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 
 	snprintf(call, sizeof(call), "write(\"%s\") in a child, no NOSIGNAL",
 		 data);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -245,9 +248,9 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 	return s->val;
 }
 
-long S_close(struct lab *L, const char *who, int *fd)
+long lab_step_close(struct lab *L, const char *who, int *fd)
 {
-	struct lab_step *s = lab_new_step(L, who, "close()");
+	struct lab_step *s = lab_step_begin(L, who, "close()");
 	long n = close(*fd);
 	int err = n < 0 ? errno : 0;
 
@@ -260,13 +263,13 @@ long S_close(struct lab *L, const char *who, int *fd)
 	return n;
 }
 
-long S_abort(struct lab *L, const char *who, int *fd)
+long lab_step_abort(struct lab *L, const char *who, int *fd)
 {
 	struct linger lg = {1, 0};
 	struct lab_step *s;
 	long n;
 
-	s = lab_new_step(L, who, "setsockopt(SO_LINGER,{1,0}); close()");
+	s = lab_step_begin(L, who, "setsockopt(SO_LINGER,{1,0}); close()");
 	n = setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	if (n == 0)
 		n = close(*fd);
@@ -281,16 +284,16 @@ long S_abort(struct lab *L, const char *who, int *fd)
 	return n;
 }
 
-long S_shutdown(struct lab *L, const char *who, int fd, int how)
+long lab_step_shutdown(struct lab *L, const char *who, int fd, int how)
 {
 	struct lab_step *s;
 	long n;
 	int err = 0;
 
-	s = lab_new_step(L, who,
-			 how == SHUT_WR   ? "shutdown(SHUT_WR)"
-			 : how == SHUT_RD ? "shutdown(SHUT_RD)"
-					  : "shutdown(SHUT_RDWR)");
+	s = lab_step_begin(L, who,
+			   how == SHUT_WR   ? "shutdown(SHUT_WR)"
+			   : how == SHUT_RD ? "shutdown(SHUT_RD)"
+					    : "shutdown(SHUT_RDWR)");
 	n = shutdown(fd, how);
 	if (n < 0)
 		err = errno;
@@ -300,9 +303,9 @@ long S_shutdown(struct lab *L, const char *who, int fd, int how)
 }
 
 /* getsockopt(SO_ERROR): the step's value is the error it handed out. */
-long S_soerror(struct lab *L, const char *who, int fd)
+long lab_step_soerror(struct lab *L, const char *who, int fd)
 {
-	struct lab_step *s = lab_new_step(L, who, "getsockopt(SO_ERROR)");
+	struct lab_step *s = lab_step_begin(L, who, "getsockopt(SO_ERROR)");
 	int v = 0;
 	socklen_t len = sizeof(v);
 	int n = getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &len);
@@ -318,8 +321,8 @@ long S_soerror(struct lab *L, const char *who, int fd)
 	return s->val;
 }
 
-long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
-	       const char *what)
+long lab_step_connect(struct lab *L, const char *who, int fd,
+		      unsigned short port, const char *what)
 {
 	struct sockaddr_in a;
 	char call[80];
@@ -332,7 +335,7 @@ long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
 	a.sin_port = htons(port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	snprintf(call, sizeof(call), "connect(%s)", what);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	n = connect(fd, (struct sockaddr *)&a, sizeof(a));
 	if (n < 0)
 		err = errno;
@@ -342,9 +345,9 @@ long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
 	return n;
 }
 
-long S_accept(struct lab *L, const char *who, int lfd, int *out)
+long lab_step_accept(struct lab *L, const char *who, int lfd, int *out)
 {
-	struct lab_step *s = lab_new_step(L, who, "accept4()");
+	struct lab_step *s = lab_step_begin(L, who, "accept4()");
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -361,9 +364,9 @@ long S_accept(struct lab *L, const char *who, int lfd, int *out)
 	return s->val;
 }
 
-long S_getpeername(struct lab *L, const char *who, int fd)
+long lab_step_getpeername(struct lab *L, const char *who, int fd)
 {
-	struct lab_step *s = lab_new_step(L, who, "getpeername()");
+	struct lab_step *s = lab_step_begin(L, who, "getpeername()");
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	long n = getpeername(fd, (struct sockaddr *)&ss, &len);
@@ -373,8 +376,8 @@ long S_getpeername(struct lab *L, const char *who, int fd)
 	return n;
 }
 
-long S_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
-		 const char *what)
+long lab_step_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
+			const char *what)
 {
 	char call[80];
 	struct epoll_event ev = {.events = evmask};
@@ -382,7 +385,7 @@ long S_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
 	long n;
 
 	snprintf(call, sizeof(call), "epoll_ctl(ADD, %s)", what);
-	s = lab_new_step(L, "us", call);
+	s = lab_step_begin(L, "us", call);
 	ev.data.fd = fd;
 	n = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 	fmt_ret(s, n, n < 0 ? errno : 0);
@@ -391,7 +394,8 @@ long S_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
 }
 
 /* The step's value is the event mask reported (0 when none). */
-long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
+long lab_step_epoll_wait(struct lab *L, int ep, const char *what,
+			 int timeout_ms)
 {
 	char call[80], evs[32];
 	struct epoll_event out;
@@ -404,7 +408,7 @@ long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
 			 timeout_ms);
 	else
 		snprintf(call, sizeof(call), "epoll_wait(%s)", what);
-	s = lab_new_step(L, "us", call);
+	s = lab_step_begin(L, "us", call);
 	t0 = lab_now();
 	do
 		n = epoll_wait(ep, &out, 1, timeout_ms);
@@ -427,7 +431,7 @@ long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
 	return s->val;
 }
 
-long S_poll_out(struct lab *L, int fd, int timeout_ms)
+long lab_step_poll_out(struct lab *L, int fd, int timeout_ms)
 {
 	char call[64], evs[32];
 	struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -436,7 +440,7 @@ long S_poll_out(struct lab *L, int fd, int timeout_ms)
 	int n;
 
 	snprintf(call, sizeof(call), "poll(POLLOUT, %d ms)", timeout_ms);
-	s = lab_new_step(L, L->obs_name, call);
+	s = lab_step_begin(L, L->obs_name, call);
 	n = poll(&p, 1, timeout_ms);
 	if (n < 0) {
 		fmt_ret(s, n, errno);
@@ -457,8 +461,8 @@ long S_poll_out(struct lab *L, int fd, int timeout_ms)
  * through the syscall's success path; only the libc wrapper of a failing
  * call stores errno).
  */
-long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
-		  int preset)
+long lab_step_recv_stale(struct lab *L, const char *who, int fd, size_t len,
+			 int preset)
 {
 	char buf[64];
 	struct lab_step *s;
@@ -468,7 +472,7 @@ long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
 
 	snprintf(call, sizeof(call), "errno = %s; recv(%zu)",
 		 preset ? lab_errno(preset) : "0", len);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	errno = preset;
 	n = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf), MSG_DONTWAIT);
 	err = errno;
@@ -484,8 +488,8 @@ long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
 	return n;
 }
 
-long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
-		  int preset, int do_preset)
+long lab_step_send_stale(struct lab *L, const char *who, int fd,
+			 const char *data, int preset, int do_preset)
 {
 	struct lab_step *s;
 	char call[80];
@@ -497,7 +501,7 @@ long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
 			 preset ? lab_errno(preset) : "0", data);
 	else
 		snprintf(call, sizeof(call), "send(\"%s\")", data);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	/* Without do_preset, errno still holds what the caller says the last
 	 * failing call left (connect()'s EINPROGRESS): we restore exactly that,
 	 * because the lab's own bookkeeping between the steps may have made
@@ -515,7 +519,7 @@ long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
 	return n;
 }
 
-void S_observe(struct lab *L, const char *note)
+void lab_step_observe(struct lab *L, const char *note)
 {
 	char call[32];
 	struct lab_step *s;
@@ -525,7 +529,7 @@ void S_observe(struct lab *L, const char *note)
 		snprintf(call, sizeof(call), "(observe %s)", L->obs_name);
 	else
 		snprintf(call, sizeof(call), "(observe)");
-	s = lab_new_step(L, "-", call);
+	s = lab_step_begin(L, "-", call);
 
 	snprintf(s->note, sizeof(s->note), "%s", note);
 	lab_snapshot(L, s);
