@@ -1,8 +1,9 @@
 /*
  * ladder.c -- a scenario as a ladder diagram: the client's lane left, the
  * server's right, every captured segment an arrow in time order, the
- * syscalls and their results beside them. As text (terminal, markdown) and
- * as SVG.
+ * syscalls and their results beside them. This file lays out the rows and
+ * writes their labels, and draws the text ladder (terminal, markdown);
+ * ladder-svg.c draws the same rows as SVG.
  *
  * Every row -- a segment, a call, the return of a call that blocked -- gets
  * its own line of the diagram, so no label can overlap another, whatever
@@ -13,7 +14,6 @@
  */
 #include "lab.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +21,7 @@
 /* A call that took this long gets a second row at its return. */
 #define BLOCKED_S 0.002
 
-enum { ROW_CALL, ROW_PKT, ROW_RET };
-
-struct row {
-	int kind; /* ROW_* */
-	int idx;  /* into steps[] or pkts[] */
-	double t;
-};
-
-#define MAX_ROWS (2 * LAB_MAX_STEPS + LAB_MAX_PKTS)
-
-static int blocked(const struct lab_step *s)
+int lab_ladder_blocked(const struct lab_step *s)
 {
 	/* nft's time is the tool starting up, not a call that waits. */
 	return s->t_end - s->t >= BLOCKED_S && strcmp(s->actor, "nft") != 0;
@@ -39,7 +29,7 @@ static int blocked(const struct lab_step *s)
 
 static int row_cmp(const void *a, const void *b)
 {
-	const struct row *x = a, *y = b;
+	const struct lab_ladder_row *x = a, *y = b;
 
 	if (x->t != y->t)
 		return x->t < y->t ? -1 : 1;
@@ -52,7 +42,7 @@ static int row_cmp(const void *a, const void *b)
 
 /* Steps, returns and packets, by time. Steps that only observe are left
  * out: the tables show them. */
-static int ladder_rows(const struct lab_result *r, struct row *rows)
+int lab_ladder_rows(const struct lab_result *r, struct lab_ladder_row *rows)
 {
 	int n = 0;
 
@@ -61,12 +51,14 @@ static int ladder_rows(const struct lab_result *r, struct row *rows)
 
 		if (strcmp(s->actor, "-") == 0)
 			continue;
-		rows[n++] = (struct row){ROW_CALL, i, s->t};
-		if (blocked(s))
-			rows[n++] = (struct row){ROW_RET, i, s->t_end};
+		rows[n++] = (struct lab_ladder_row){LAB_ROW_CALL, i, s->t};
+		if (lab_ladder_blocked(s))
+			rows[n++] =
+			    (struct lab_ladder_row){LAB_ROW_RET, i, s->t_end};
 	}
 	for (int i = 0; i < r->npkts; i++)
-		rows[n++] = (struct row){ROW_PKT, i, r->pkts[i].t};
+		rows[n++] =
+		    (struct lab_ladder_row){LAB_ROW_PKT, i, r->pkts[i].t};
 	qsort(rows, (size_t)n, sizeof(rows[0]), row_cmp);
 	return n;
 }
@@ -169,8 +161,8 @@ static int is_retransmission(const struct lab_result *r, int i)
  * one client port -- which one. At most `max` characters: the payload
  * preview goes first, then the rest is cut.
  */
-static void pkt_label(const struct lab_result *r, int i, char *buf, size_t size,
-		      size_t max)
+void lab_ladder_pkt_label(const struct lab_result *r, int i, char *buf,
+			  size_t size, size_t max)
 {
 	const struct lab_pkt *p = &r->pkts[i];
 	char f[32], what[40] = "", port[24] = "";
@@ -198,22 +190,22 @@ static void pkt_label(const struct lab_result *r, int i, char *buf, size_t size,
 static void errno_part(const struct lab_step *s, char *buf, size_t size)
 {
 	if (s->failed)
-		snprintf(buf, size, " %s", lab_errno(s->err));
+		snprintf(buf, size, " %s", lab_errno_name(s->err));
 	else if (s->stale)
 		snprintf(buf, size, " (stale errno %s)",
-			 s->stale_after ? lab_errno(s->stale_after) : "0");
+			 s->stale_after ? lab_errno_name(s->stale_after) : "0");
 	else
 		buf[0] = '\0';
 }
 
 /* "actor: call = result", or for a blocked call its two halves. */
-static void step_label(const struct lab_step *s, int kind, char *buf,
-		       size_t size)
+void lab_ladder_step_label(const struct lab_step *s, enum lab_row_kind kind,
+			   char *buf, size_t size)
 {
 	char er[40];
 
 	errno_part(s, er, sizeof(er));
-	if (kind == ROW_RET) {
+	if (kind == LAB_ROW_RET) {
 		int fn = (int)strcspn(s->call, "(");
 		char after[32] = "";
 
@@ -222,7 +214,7 @@ static void step_label(const struct lab_step *s, int kind, char *buf,
 				 s->t_end - s->t);
 		snprintf(buf, size, "%s: %.*s(...) = %s%s%s", s->actor, fn,
 			 s->call, s->ret, er, after);
-	} else if (blocked(s))
+	} else if (lab_ladder_blocked(s))
 		snprintf(buf, size, "%s: %s ...", s->actor, s->call);
 	else
 		snprintf(buf, size, "%s: %s = %s%s", s->actor, s->call, s->ret,
@@ -230,7 +222,8 @@ static void step_label(const struct lab_step *s, int kind, char *buf,
 }
 
 /* The lane header: the label the scenario gave, with the port(s). */
-static void client_header(const struct lab_result *r, char *buf, size_t size)
+void lab_ladder_client_header(const struct lab_result *r, char *buf,
+			      size_t size)
 {
 	const char *c = r->client[0] ? r->client : "client";
 	unsigned first;
@@ -244,7 +237,7 @@ static void client_header(const struct lab_result *r, char *buf, size_t size)
 		snprintf(buf, size, "%s", c);
 }
 
-static const char *pkt_color(const struct lab_pkt *p, int svg)
+const char *lab_ladder_pkt_color(const struct lab_pkt *p, int svg)
 {
 	if (p->flags & LAB_TCP_RST)
 		return svg ? "#c0392b" : "\033[31m";
@@ -259,21 +252,22 @@ static const char *pkt_color(const struct lab_pkt *p, int svg)
 
 void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 {
-	struct row rows[MAX_ROWS];
-	int n = ladder_rows(r, rows);
+	struct lab_ladder_row rows[LAB_LADDER_MAX_ROWS];
+	int n = lab_ladder_rows(r, rows);
 	char hdr[96];
 
-	client_header(r, hdr, sizeof(hdr));
+	lab_ladder_client_header(r, hdr, sizeof(hdr));
 	fprintf(f, "   packets (client left, server right):\n");
 	fprintf(f, "   %9s  %-*.*s  %s\n", "t(ms)", TEXT_LANE_W + 2,
 		TEXT_LANE_W + 2, hdr, r->server);
 	for (int i = 0; i < n; i++) {
 		char lab[160], line[TEXT_LANE_W + 1];
 
-		if (rows[i].kind != ROW_PKT) {
+		if (rows[i].kind != LAB_ROW_PKT) {
 			const struct lab_step *s = &r->steps[rows[i].idx];
 
-			step_label(s, rows[i].kind, lab, sizeof(lab));
+			lab_ladder_step_label(s, rows[i].kind, lab,
+					      sizeof(lab));
 			fprintf(f, "   %9.1f  |%*s|  %s\n", rows[i].t * 1e3,
 				TEXT_LANE_W, "", lab);
 			continue;
@@ -282,7 +276,8 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 		int drop = lab_pkt_dropped(r, rows[i].idx);
 		int len, start;
 
-		pkt_label(r, rows[i].idx, lab, sizeof(lab), TEXT_LANE_W - 6);
+		lab_ladder_pkt_label(r, rows[i].idx, lab, sizeof(lab),
+				     TEXT_LANE_W - 6);
 		len = (int)strlen(lab);
 		memset(line, '-', TEXT_LANE_W);
 		line[TEXT_LANE_W] = '\0';
@@ -295,396 +290,8 @@ void lab_ladder_text(FILE *f, const struct lab_result *r, int color)
 		memcpy(line + start + 1, lab, (size_t)len);
 		line[start + 1 + len] = ' ';
 		fprintf(f, "   %9.1f  |%s%s%s|%s\n", p->t * 1e3,
-			color ? pkt_color(p, 0) : "", line,
+			color ? lab_ladder_pkt_color(p, 0) : "", line,
 			color ? "\033[0m" : "",
 			drop ? "  (dropped by nft)" : "");
 	}
-}
-
-static void xml(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
-			if ((unsigned char)*s >= 0x20)
-				fputc(*s, f);
-		}
-	}
-}
-
-/* Where a step's actor stands: the client lane, the server lane, or -- for
- * nft, which is neither end but the network between them -- the middle. */
-static int lane_x(const char *actor, int xc, int xs)
-{
-	if (strcmp(actor, "peer") == 0 || strcmp(actor, "server") == 0)
-		return xs;
-	if (strcmp(actor, "nft") == 0)
-		return (xc + xs) / 2;
-	return xc;
-}
-
-#define SVG_CLIENT_X 180 /* client lane */
-#define SVG_SERVER_X 560 /* server lane */
-#define SVG_TEXT_X 660   /* step text */
-#define SVG_ROW_H 28
-#define SVG_NOTE_H 15       /* extra height of a step row with a note */
-#define SVG_CHAR_W 7.3      /* width of a 12 px DejaVu Sans Mono character */
-#define SVG_NOTE_CHAR_W 6.7 /* ... of an 11 px one */
-#define SVG_MIN_W 1000
-
-/* Text wrapped at `width` characters into lines of the SVG from y on;
- * returns the y after the last line. With f NULL it only measures. */
-static int svg_para(FILE *f, int y, int width, const char *label,
-		    const char *text, const char *fill)
-{
-	size_t len = strlen(text), at = 0, ll = strlen(label);
-
-	while (at < len) {
-		size_t w = (size_t)width - ll, end = at + w;
-		char line[512];
-
-		if (end >= len) {
-			end = len;
-		} else {
-			size_t sp = end;
-
-			while (sp > at && text[sp] != ' ')
-				sp--;
-			if (sp > at)
-				end = sp;
-		}
-		if (end - at >= sizeof(line))
-			end = at + sizeof(line) - 1;
-		memcpy(line, text + at, end - at);
-		line[end - at] = '\0';
-		if (f) {
-			/* Continuation lines indent under the text. */
-			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
-				20 + (at ? (int)(ll * SVG_CHAR_W) : 0), y,
-				fill);
-			if (at == 0) {
-				fprintf(f, "<tspan font-weight=\"bold\">");
-				xml(f, label);
-				fprintf(f, "</tspan>");
-			}
-			xml(f, line);
-			fprintf(f, "</text>\n");
-		}
-		y += 16;
-		at = end;
-		while (at < len && text[at] == ' ')
-			at++;
-	}
-	return y;
-}
-
-/* One arrow-and-label sample of the legend. */
-static int legend_item(FILE *f, int x, int y, const char *color, int dashed,
-		       int m, const char *what)
-{
-	fprintf(f,
-		"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-		"stroke-width=\"2\"%s%s",
-		x, y - 4, x + 36, y - 4, color,
-		dashed ? " stroke-dasharray=\"5,4\"" : "", dashed ? "/>" : "");
-	if (dashed)
-		fprintf(f,
-			"\n<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
-			"stroke-width=\"2\"/>\n",
-			x + 36, y - 8, color);
-	else
-		fprintf(f, " marker-end=\"url(#m%d)\"/>\n", m);
-	x += dashed ? 56 : 46;
-	fprintf(f, "<text x=\"%d\" y=\"%d\">", x, y);
-	xml(f, what);
-	fprintf(f, "</text>\n");
-	return x + (int)(strlen(what) * SVG_CHAR_W) + 28;
-}
-
-int lab_ladder_svg(const char *dir, const struct lab_result *r)
-{
-	const struct lab_scenario *sc = &lab_scenarios[r->index];
-	struct row rows[MAX_ROWS];
-	int n = ladder_rows(r, rows);
-	int ys[MAX_ROWS], y, w = SVG_MIN_W, h, wrap, top;
-	char path[4096], lab[200], hdr[96];
-	static const char *colors[] = {"#c0392b", "#1e8449", "#1f5fbf",
-				       "#444444"};
-	size_t longest = 0;
-	FILE *f;
-
-	/* As wide as the longest step label, so none is cut. */
-	for (int i = 0; i < n; i++)
-		if (rows[i].kind != ROW_PKT) {
-			step_label(&r->steps[rows[i].idx], rows[i].kind, lab,
-				   sizeof(lab));
-			if (strlen(lab) > longest)
-				longest = strlen(lab);
-		}
-	if (SVG_TEXT_X + (int)(longest * SVG_CHAR_W) + 30 > w)
-		w = SVG_TEXT_X + (int)(longest * SVG_CHAR_W) + 30;
-	for (int i = 0; i < r->nsteps; i++) {
-		int nw = SVG_TEXT_X + 14 +
-			 (int)(strlen(r->steps[i].note) * SVG_NOTE_CHAR_W) + 30;
-
-		if (nw > w)
-			w = nw;
-	}
-	wrap = (int)((w - 40) / SVG_CHAR_W);
-
-	snprintf(path, sizeof(path), "%s/%s.svg", dir, sc->name);
-	if ((f = fopen(path, "w")) == NULL)
-		return -1;
-	/* The height is known only at the end: the header's paragraphs wrap
-	 * and rows with a note are taller. Lay out first, then draw. */
-	top = svg_para(NULL, 72, wrap, "expected: ", sc->expected, "");
-	top = svg_para(NULL, top, wrap, "rule: ", sc->rule, "");
-	for (int i = 0; i < r->nmis; i++)
-		top = svg_para(NULL, top, wrap, "MISMATCH: ", r->mis[i], "");
-	top += 14;
-	y = top + 44;
-	for (int i = 0; i < n; i++) {
-		ys[i] = y;
-		y += SVG_ROW_H;
-		if (rows[i].kind == ROW_CALL && r->steps[rows[i].idx].note[0] &&
-		    !blocked(&r->steps[rows[i].idx]))
-			y += SVG_NOTE_H;
-		if (rows[i].kind == ROW_RET && r->steps[rows[i].idx].note[0])
-			y += SVG_NOTE_H;
-	}
-	h = y + 70;
-
-	fprintf(f,
-		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		"height=\"%d\" viewBox=\"0 0 %d %d\" "
-		"font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" "
-		"font-size=\"12\">\n<title>",
-		w, h, w, h);
-	xml(f, sc->name);
-	fprintf(f, ": ");
-	xml(f, sc->title);
-	fprintf(f, "</title>\n<defs>\n");
-	for (int i = 0; i < 4; i++)
-		fprintf(f,
-			"<marker id=\"m%d\" viewBox=\"0 0 10 10\" refX=\"10\" "
-			"refY=\"5\" markerWidth=\"10\" markerHeight=\"10\" "
-			"markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path "
-			"d=\"M0,0 L10,5 L0,10 z\" "
-			"fill=\"%s\"/></marker>\n",
-			i, colors[i]);
-	fprintf(f, "</defs>\n<rect width=\"100%%\" height=\"100%%\" "
-		   "fill=\"white\"/>\n<text x=\"20\" y=\"28\" font-size=\"16\" "
-		   "font-weight=\"bold\">");
-	xml(f, sc->name);
-	fprintf(f, ": ");
-	xml(f, sc->title);
-	fprintf(
-	    f,
-	    "</text>\n<text x=\"20\" y=\"48\" fill=\"#555\">verdict: "
-	    "<tspan font-weight=\"bold\" fill=\"%s\">%s</tspan>%s%s</text>\n",
-	    r->verdict == LAB_PASS ? "#1e8449" : "#c0392b",
-	    r->verdict == LAB_PASS ? "pass" : "FAIL",
-	    r->npkts ? "" : " -- no packets: ",
-	    r->npkts ? "" : (r->nocap[0] ? r->nocap : "none captured"));
-	y = svg_para(f, 72, wrap, "expected: ", sc->expected, "#222");
-	y = svg_para(f, y, wrap, "rule: ", sc->rule, "#1e5631");
-	for (int i = 0; i < r->nmis; i++)
-		y = svg_para(f, y, wrap, "MISMATCH: ", r->mis[i], "#c0392b");
-
-	client_header(r, hdr, sizeof(hdr));
-	fprintf(f,
-		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
-		"font-weight=\"bold\">",
-		SVG_CLIENT_X, top + 10);
-	xml(f, hdr);
-	fprintf(f,
-		"</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
-		"font-weight=\"bold\">",
-		SVG_SERVER_X, top + 10);
-	xml(f, r->server[0] ? r->server : "server");
-	fprintf(f,
-		"</text>\n<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
-		"fill=\"#555\">t (ms)</text>\n",
-		top + 10);
-	fprintf(f,
-		"<text x=\"%d\" y=\"%d\" fill=\"#555\">syscalls and "
-		"results</text>\n",
-		SVG_TEXT_X, top + 10);
-	for (int x = SVG_CLIENT_X; x <= SVG_SERVER_X;
-	     x += SVG_SERVER_X - SVG_CLIENT_X)
-		fprintf(f,
-			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			"stroke=\"#999\" stroke-width=\"2\"/>\n",
-			x, top + 18, x, h - 60);
-
-	/* A call that blocked: a bar on its lane from call to return. */
-	for (int i = 0; i < n; i++) {
-		if (rows[i].kind != ROW_RET)
-			continue;
-		for (int k = i - 1; k >= 0; k--)
-			if (rows[k].kind == ROW_CALL &&
-			    rows[k].idx == rows[i].idx) {
-				int lx = lane_x(r->steps[rows[i].idx].actor,
-						SVG_CLIENT_X, SVG_SERVER_X);
-
-				fprintf(f,
-					"<rect x=\"%d\" y=\"%d\" width=\"8\" "
-					"height=\"%d\" fill=\"#e3e3e3\" "
-					"stroke=\"#888\"/>\n",
-					lx - 4, ys[k], ys[i] - ys[k]);
-				break;
-			}
-	}
-
-	for (int i = 0; i < n; i++) {
-		y = ys[i];
-		if (rows[i].kind != ROW_PKT) {
-			const struct lab_step *s = &r->steps[rows[i].idx];
-			int lx = lane_x(s->actor, SVG_CLIENT_X, SVG_SERVER_X);
-			const char *ink = s->ok ? "#000" : "#c0392b";
-
-			step_label(s, rows[i].kind, lab, sizeof(lab));
-			fprintf(f,
-				"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
-				"fill=\"#555\">%.1f</text>\n",
-				y + 4, rows[i].t * 1e3);
-			if (strcmp(s->actor, "nft") == 0)
-				fprintf(f,
-					"<path d=\"M%d,%d l6,6 l-6,6 l-6,-6 "
-					"z\" fill=\"#8e44ad\"/>\n",
-					lx, y - 6);
-			else
-				fprintf(f,
-					"<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
-					"fill=\"%s\" stroke=\"%s\"/>\n",
-					lx, y,
-					rows[i].kind == ROW_RET ? "white"
-					: s->ok                 ? "#333"
-								: "#c0392b",
-					s->ok ? "#333" : "#c0392b");
-			fprintf(f,
-				"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-				"stroke=\"#ccc\" stroke-dasharray=\"2,3\"/>\n",
-				lx + 8, y, SVG_TEXT_X - 6, y);
-			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
-				SVG_TEXT_X, y + 4, ink);
-			xml(f, lab);
-			fprintf(f, "</text>\n");
-			if (s->note[0] &&
-			    (rows[i].kind == ROW_RET || !blocked(s))) {
-				fprintf(f,
-					"<text x=\"%d\" y=\"%d\" "
-					"font-size=\"11\" fill=\"#666\" "
-					"font-style=\"italic\">",
-					SVG_TEXT_X + 14, y + 18);
-				xml(f, s->note);
-				fprintf(f, "</text>\n");
-			}
-			continue;
-		}
-		const struct lab_pkt *p = &r->pkts[rows[i].idx];
-		const char *c = pkt_color(p, 1);
-		int m = (p->flags & LAB_TCP_RST)   ? 0
-			: (p->flags & LAB_TCP_FIN) ? 1
-			: p->len                   ? 2
-						   : 3;
-		int x1 = p->dir == 0 ? SVG_CLIENT_X : SVG_SERVER_X,
-		    x2 = p->dir == 0 ? SVG_SERVER_X : SVG_CLIENT_X;
-		int xe = x2 + (p->dir == 0 ? -40 : 40),
-		    lx = (SVG_CLIENT_X + SVG_SERVER_X) / 2;
-		int drop = lab_pkt_dropped(r, rows[i].idx);
-		char f2[32];
-
-		/* The label must fit between the lanes (~52 characters). */
-		pkt_label(r, rows[i].idx, lab, sizeof(lab), drop ? 38 : 48);
-		lab_flags_str(p->flags, f2, sizeof(f2));
-		fprintf(f,
-			"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
-			"fill=\"#555\">%.1f</text>\n",
-			y + 4, p->t * 1e3);
-		/* class: direction and flags, for tests and for styling. */
-		if (drop) {
-			/* Sent, never delivered: dashed, ending in a cross
-			 * short of the other lane. */
-			lx = (x1 + xe) / 2;
-			fprintf(
-			    f,
-			    "<line class=\"seg %s dropped\" data-flags=\"%s\" "
-			    "x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			    "stroke=\"%s\" stroke-width=\"1.3\" "
-			    "stroke-dasharray=\"5,4\"/>\n"
-			    "<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
-			    "stroke-width=\"2\"/>\n",
-			    p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6, xe,
-			    y + 4, c, xe - 4, y, c);
-			strncat(lab, " (dropped)",
-				sizeof(lab) - strlen(lab) - 1);
-		} else {
-			fprintf(f,
-				"<line class=\"seg %s\" data-flags=\"%s\" "
-				"x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-				"stroke=\"%s\" stroke-width=\"%s\" "
-				"marker-end=\"url(#m%d)\"/>\n",
-				p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6,
-				x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
-				(p->flags &
-				 (LAB_TCP_RST | LAB_TCP_FIN | LAB_TCP_SYN))
-				    ? "2"
-				    : "1.3",
-				m);
-		}
-		fprintf(f,
-			"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
-			"fill=\"%s\"%s>",
-			lx, y - 9, c,
-			(p->flags & (LAB_TCP_RST | LAB_TCP_FIN))
-			    ? " font-weight=\"bold\""
-			    : "");
-		xml(f, lab);
-		fprintf(f, "</text>\n");
-	}
-
-	/* The legend. */
-	y = h - 34;
-	{
-		int x = 20;
-
-		x = legend_item(f, x, y, colors[3], 0, 3, "SYN / ACK");
-		x = legend_item(f, x, y, colors[2], 0, 2, "data");
-		x = legend_item(f, x, y, colors[1], 0, 1, "FIN");
-		x = legend_item(f, x, y, colors[0], 0, 0, "RST");
-		legend_item(
-		    f, x, y, colors[3], 1, 3,
-		    "sent, dropped by nft (captured before the filter)");
-		fprintf(f,
-			"<circle cx=\"24\" cy=\"%d\" r=\"4\" fill=\"#333\"/>\n"
-			"<text x=\"36\" y=\"%d\">a call and its result (red: "
-			"not as expected)</text>\n"
-			"<rect x=\"400\" y=\"%d\" width=\"8\" height=\"14\" "
-			"fill=\"#e3e3e3\" stroke=\"#888\"/><circle cx=\"404\" "
-			"cy=\"%d\" r=\"4\" fill=\"white\" stroke=\"#333\"/>\n"
-			"<text x=\"416\" y=\"%d\">a call that blocked, and "
-			"its return</text>\n"
-			"<path d=\"M700,%d l6,6 l-6,6 l-6,-6 z\" "
-			"fill=\"#8e44ad\"/>\n<text x=\"712\" y=\"%d\">nft, "
-			"between the two ends</text>\n",
-			y + 18, y + 22, y + 8, y + 22, y + 22, y + 12, y + 22);
-	}
-	fprintf(f, "</svg>\n");
-	if (fclose(f) != 0)
-		return -1;
-	return 0;
 }

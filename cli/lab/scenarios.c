@@ -1,7 +1,9 @@
 /*
- * lab-scenarios.c -- the table of lab scenarios: name, family, title, the
+ * scenarios.c -- the table of lab scenarios: name, family, title, the
  * kernel behaviour each one checks (kernel-truth.md) and the rule a program
- * should follow. The scripts are in lab-scen-*.c.
+ * should follow. Scenario NAME runs scenario_NAME(), in the scen-*.c file
+ * of its family (lab.c's header comment lists them). The order here is the
+ * order of `--list` and of docs/kernel-truth.md.
  */
 #include "lab.h"
 

@@ -27,7 +27,7 @@ static int two_epolls(struct lab *L, int us, int *lt, int *et)
 	*et = lab_track(L, epoll_create1(EPOLL_CLOEXEC));
 	if (*lt < 0 || *et < 0 || epoll_ctl(*lt, EPOLL_CTL_ADD, us, &a) < 0 ||
 	    epoll_ctl(*et, EPOLL_CTL_ADD, us, &b) < 0) {
-		lab_fail(L, "epoll setup: %s", lab_errno(errno));
+		lab_fail(L, "epoll setup: %s", lab_errno_name(errno));
 		return -1;
 	}
 	return 0;
