@@ -237,6 +237,19 @@ const char *hu_phase_name(int phase)
 	return words[phase];
 }
 
+const char *hu_peer_name(int peer)
+{
+	static const char *const words[] = {
+	    [HU_PEER_OPEN] = "open",
+	    [HU_PEER_EOF] = "eof",
+	    [HU_PEER_GONE] = "gone",
+	};
+
+	if (peer < 0 || peer > HU_PEER_GONE)
+		return "?";
+	return words[peer];
+}
+
 const char *hu_version(void)
 {
 	return HU_VERSION_STRING;

@@ -93,7 +93,7 @@ void lab_capture_ports(struct lab *L)
 	if (set_filter(L->cap, L->sports, L->nsports) < 0) {
 		close(L->cap);
 		L->cap = -1;
-		L->r->captured = 0;
+		L->r->capture = LAB_CAPTURE_NONE;
 		snprintf(L->r->nocap, sizeof(L->r->nocap),
 			 "cannot filter the capture (%s)",
 			 lab_errno_name(errno));

@@ -244,7 +244,7 @@ int lab_enter_netns(struct lab *L)
 		close(L->cap);
 		L->cap = lab_capture_open(why, sizeof(why));
 		if (L->cap < 0) {
-			L->r->captured = 0;
+			L->r->capture = LAB_CAPTURE_NONE;
 			snprintf(L->r->nocap, sizeof(L->r->nocap), "%s", why);
 		}
 	}

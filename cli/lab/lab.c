@@ -196,7 +196,7 @@ static void terminal(struct lab_out *o)
 static void explain_no_capture(struct lab_result *res, int n, const char *why)
 {
 	for (int i = 0; i < n; i++)
-		if (strcmp(res[i].nocap, "capture off") == 0)
+		if (res[i].capture == LAB_CAPTURE_OFF)
 			snprintf(res[i].nocap, sizeof(res[i].nocap), "%.*s",
 				 (int)sizeof(res[i].nocap) - 1,
 				 why[0] ? why : "--no-capture");

@@ -31,18 +31,29 @@
 
 enum { LAB_PASS = 0, LAB_FAIL = 1, LAB_SKIP = 2 };
 
+/* What a step is, for the code that draws it (the actor and the call are
+ * only text to show). */
+enum lab_step_kind {
+	LAB_STEP_CALL = 0,   /* a call by one end (or by hangup) */
+	LAB_STEP_OBSERVE,    /* a snapshot alone, no call: tables only */
+	LAB_STEP_NFT_DROP,   /* nft starts dropping every TCP segment */
+	LAB_STEP_NFT_UNDROP, /* ... and stops: the network, not an end */
+};
+
 /* One step of a scenario. Fixed-size strings: the record crosses a pipe. */
 struct lab_step {
-	double t;       /* seconds since the scenario started, at the call */
-	double t_end;   /* ... when it returned (a blocking call: later) */
-	char actor[12]; /* "us", "peer", "client", "server", "nft", ... */
-	char call[80];  /* the call as written: recv(64), close(), ... */
-	char ret[64];   /* its result as text ("" for an observation) */
-	long val;       /* what the expectation compares: ret, SO_ERROR value,
-			   HU_* status, epoll mask, signal number */
-	int failed;     /* the call returned -1: `err` is its errno */
-	int err;        /* errno of the failed call, else 0 */
-	int stale;      /* myth steps: errno after a *successful* call */
+	enum lab_step_kind kind;
+	double t;          /* seconds since the scenario started, at the call */
+	double t_end;      /* ... when it returned (a blocking call: later) */
+	char actor[12];    /* "us", "peer", "client", "server", "nft", ... */
+	char call[80];     /* the call as written: recv(64), close(), ... */
+	char ret[64];      /* its result as text ("" for an observation) */
+	int ret_says_wait; /* `ret` already says how long the call waited */
+	long val;   /* what the expectation compares: ret, SO_ERROR value,
+		       HU_* status, epoll mask, signal number */
+	int failed; /* the call returned -1: `err` is its errno */
+	int err;    /* errno of the failed call, else 0 */
+	int stale;  /* myth steps: errno after a *successful* call */
 	int stale_before, stale_after;
 	int snap;        /* a snapshot was taken */
 	char obs[12];    /* the socket observed */
@@ -76,13 +87,26 @@ struct lab_pkt {
 	unsigned seq;
 };
 
+/* Whether a scenario's packets were captured. */
+enum lab_capture {
+	/* Not captured, and `nocap` says why: Unix sockets send none, the
+	 * filter or the namespace's capture failed (or, "", the scenario
+	 * process died before it could say). Zero: a zeroed result. */
+	LAB_CAPTURE_NONE = 0,
+	LAB_CAPTURE_ON,
+	/* The lab did not capture at all (--no-capture, or not permitted):
+	 * said once on stderr; the parent writes the reason into `nocap` for
+	 * the outputs that carry it per scenario (JSON, markdown, SVG). */
+	LAB_CAPTURE_OFF,
+};
+
 /* What a scenario produced: crosses the pipe from the scenario process. */
 struct lab_result {
 	int index; /* into the scenario table */
 	int verdict;
 	char skip[120];
-	int captured;                /* 1 if packets were captured */
-	char nocap[80];              /* why not, when not */
+	enum lab_capture capture;
+	char nocap[80];              /* why no packets, unless LAB_CAPTURE_ON */
 	char client[48], server[48]; /* ladder column labels */
 	double secs;
 	int nsteps, npkts, nmis;

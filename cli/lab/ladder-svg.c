@@ -33,12 +33,12 @@ static void xml(FILE *f, const char *s)
 
 /* Where a step's actor stands: the client lane, the server lane, or -- for
  * nft, which is neither end but the network between them -- the middle. */
-static int lane_x(const char *actor, int xc, int xs)
+static int lane_x(const struct lab_step *s, int xc, int xs)
 {
-	if (strcmp(actor, "peer") == 0 || strcmp(actor, "server") == 0)
-		return xs;
-	if (strcmp(actor, "nft") == 0)
+	if (s->kind == LAB_STEP_NFT_DROP || s->kind == LAB_STEP_NFT_UNDROP)
 		return (xc + xs) / 2;
+	if (strcmp(s->actor, "peer") == 0 || strcmp(s->actor, "server") == 0)
+		return xs;
 	return xc;
 }
 
@@ -212,8 +212,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	    "</text>\n<text x=\"20\" y=\"48\" fill=\"#555\">verdict: "
 	    "<tspan font-weight=\"bold\" fill=\"%s\">%s</tspan>%s%s</text>\n",
 	    r->verdict == LAB_PASS ? "#1e8449" : "#c0392b",
-	    r->verdict == LAB_PASS ? "pass" : "FAIL",
-	    r->npkts ? "" : " -- no packets: ",
+	    lab_verdict_name(r->verdict), r->npkts ? "" : " -- no packets: ",
 	    r->npkts ? "" : (r->nocap[0] ? r->nocap : "none captured"));
 	y = svg_para(f, 72, wrap, "expected: ", sc->expected, "#222");
 	y = svg_para(f, y, wrap, "rule: ", sc->rule, "#1e5631");
@@ -253,7 +252,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		for (int k = i - 1; k >= 0; k--)
 			if (rows[k].kind == LAB_ROW_CALL &&
 			    rows[k].idx == rows[i].idx) {
-				int lx = lane_x(r->steps[rows[i].idx].actor,
+				int lx = lane_x(&r->steps[rows[i].idx],
 						SVG_CLIENT_X, SVG_SERVER_X);
 
 				fprintf(f,
@@ -269,7 +268,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		y = ys[i];
 		if (rows[i].kind != LAB_ROW_PKT) {
 			const struct lab_step *s = &r->steps[rows[i].idx];
-			int lx = lane_x(s->actor, SVG_CLIENT_X, SVG_SERVER_X);
+			int lx = lane_x(s, SVG_CLIENT_X, SVG_SERVER_X);
 			const char *ink = s->ok ? "#000" : "#c0392b";
 
 			lab_ladder_step_label(s, rows[i].kind, lab,
@@ -278,7 +277,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 				"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
 				"fill=\"#555\">%.1f</text>\n",
 				y + 4, rows[i].t * 1e3);
-			if (strcmp(s->actor, "nft") == 0)
+			if (s->kind != LAB_STEP_CALL)
 				fprintf(f,
 					"<path d=\"M%d,%d l6,6 l-6,6 l-6,-6 "
 					"z\" fill=\"#8e44ad\"/>\n",

@@ -24,7 +24,7 @@
 int lab_ladder_blocked(const struct lab_step *s)
 {
 	/* nft's time is the tool starting up, not a call that waits. */
-	return s->t_end - s->t >= BLOCKED_S && strcmp(s->actor, "nft") != 0;
+	return s->t_end - s->t >= BLOCKED_S && s->kind == LAB_STEP_CALL;
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -49,7 +49,7 @@ int lab_ladder_rows(const struct lab_result *r, struct lab_ladder_row *rows)
 	for (int i = 0; i < r->nsteps; i++) {
 		const struct lab_step *s = &r->steps[i];
 
-		if (strcmp(s->actor, "-") == 0)
+		if (s->kind == LAB_STEP_OBSERVE)
 			continue;
 		rows[n++] = (struct lab_ladder_row){LAB_ROW_CALL, i, s->t};
 		if (lab_ladder_blocked(s))
@@ -72,13 +72,9 @@ int lab_pkt_dropped(const struct lab_result *r, int i)
 	for (int k = 0; k < r->nsteps; k++) {
 		const struct lab_step *s = &r->steps[k];
 
-		if (strcmp(s->actor, "nft") != 0)
-			continue;
-		if (strncmp(s->call, "drop", 4) == 0 &&
-		    s->t_end <= r->pkts[i].t)
+		if (s->kind == LAB_STEP_NFT_DROP && s->t_end <= r->pkts[i].t)
 			drop = 1;
-		else if (strncmp(s->call, "drop", 4) != 0 &&
-			 s->t <= r->pkts[i].t)
+		else if (s->kind == LAB_STEP_NFT_UNDROP && s->t <= r->pkts[i].t)
 			drop = 0;
 	}
 	return drop;
@@ -209,7 +205,7 @@ void lab_ladder_step_label(const struct lab_step *s, enum lab_row_kind kind,
 		int fn = (int)strcspn(s->call, "(");
 		char after[32] = "";
 
-		if (strstr(s->ret, " after ") == NULL)
+		if (!s->ret_says_wait)
 			snprintf(after, sizeof(after), " after %.2f s",
 				 s->t_end - s->t);
 		snprintf(buf, size, "%s: %.*s(...) = %s%s%s", s->actor, fn,

@@ -8,23 +8,18 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
+/* s as a JSON string, escaped as the tool's other JSON is (events.c). */
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	char buf[1024], *big = NULL;
+	size_t n = cli_json_string(buf, sizeof(buf), s);
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			printf("\\n");
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	if (n >= sizeof(buf) && (big = malloc(n + 1)) != NULL)
+		cli_json_string(big, n + 1, s);
+	fputs(big ? big : buf, stdout);
+	free(big);
 }
 
 static void json_kv(const char *k, const char *v, int comma)
@@ -51,8 +46,9 @@ void lab_print_json(const struct lab_result *r)
 	json_kv("skip_reason", r->verdict == LAB_SKIP ? r->skip : NULL, 1);
 	printf(",\"netns\":%s,\"seconds\":%.3f,\"captured\":%s",
 	       sc->netns ? "true" : "false", r->secs,
-	       r->captured ? "true" : "false");
-	json_kv("capture_note", r->captured ? NULL : r->nocap, 1);
+	       r->capture == LAB_CAPTURE_ON ? "true" : "false");
+	json_kv("capture_note", r->capture == LAB_CAPTURE_ON ? NULL : r->nocap,
+		1);
 	json_kv("client", r->client, 1);
 	json_kv("server", r->server, 1);
 	printf(",\"steps\":[");

@@ -157,8 +157,7 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 	print_steps(o, r);
 	if (r->npkts > 0)
 		lab_ladder_text(stdout, r, col);
-	else if (r->nocap[0] && strcmp(r->nocap, "--no-capture") != 0 &&
-		 strstr(r->nocap, "root") == NULL)
+	else if (r->nocap[0] && r->capture != LAB_CAPTURE_OFF)
 		printf("   (no packets: %s)\n", r->nocap);
 	para("rule: ", sc->rule, o->cols);
 	for (int i = 0; i < r->nmis; i++)

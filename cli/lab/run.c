@@ -103,9 +103,9 @@ void lab_run_one(int index, int want_capture, struct lab_result *r)
 	signal(SIGPIPE, SIG_IGN);
 	if (want_capture) {
 		L.cap = lab_capture_open(r->nocap, sizeof(r->nocap));
-		r->captured = L.cap >= 0;
+		r->capture = L.cap >= 0 ? LAB_CAPTURE_ON : LAB_CAPTURE_NONE;
 	} else {
-		snprintf(r->nocap, sizeof(r->nocap), "capture off");
+		r->capture = LAB_CAPTURE_OFF;
 	}
 	before = count_fds();
 	L.t0 = lab_now();

@@ -25,7 +25,7 @@ static int unix_pair(struct lab *L, int *us, int *peer)
 	lab_observe_fd(L, *us, "us");
 	snprintf(L->r->client, sizeof(L->r->client), "us (AF_UNIX)");
 	snprintf(L->r->server, sizeof(L->r->server), "peer (AF_UNIX)");
-	L->r->captured = 0;
+	L->r->capture = LAB_CAPTURE_NONE;
 	snprintf(L->r->nocap, sizeof(L->r->nocap),
 		 "Unix-domain sockets send no packets");
 	return 0;

@@ -60,21 +60,21 @@ long lab_step_hu_probe(struct lab *L, int fd)
 	struct lab_step *s = lab_step_begin(L, "hangup", "hu_probe()");
 	struct hu_probe p;
 	int rc = hu_probe(fd, &p);
-	static const char *peer[] = {"open", "eof", "gone"};
 
 	if (rc < 0) {
 		hu_ret(s, rc, NULL);
 	} else {
 		s->val = p.status;
-		snprintf(
-		    s->ret, sizeof(s->ret), "peer=%s status=%s%s%s",
-		    peer[p.peer % 3], p.status ? hu_status_name(p.status) : "0",
-		    p.error ? " " : "", p.error ? lab_errno_name(p.error) : "");
+		snprintf(s->ret, sizeof(s->ret), "peer=%s status=%s%s%s",
+			 hu_peer_name(p.peer),
+			 p.status ? hu_status_name(p.status) : "0",
+			 p.error ? " " : "",
+			 p.error ? lab_errno_name(p.error) : "");
 	}
 	lab_snapshot(L, s);
 	if (rc == 0)
 		snprintf(s->hangup, sizeof(s->hangup), "%s%s%s",
-			 peer[p.peer % 3], p.status ? ": " : "",
+			 hu_peer_name(p.peer), p.status ? ": " : "",
 			 p.status ? hu_status_name(p.status) : "");
 	return s->val;
 }

@@ -290,6 +290,7 @@ long lab_step_epoll_wait(struct lab *L, int ep, const char *what,
 	} else {
 		s->val = (long)out.events;
 		lab_events_str((int)out.events, evs, sizeof(evs));
+		s->ret_says_wait = timeout_ms > 0;
 		if (timeout_ms > 0)
 			snprintf(s->ret, sizeof(s->ret), "1 {%s} after %.2f s",
 				 evs, lab_now() - t0);
@@ -318,6 +319,7 @@ long lab_step_poll_out(struct lab *L, int fd, int timeout_ms)
 		lab_events_str((int)s->val, evs, sizeof(evs));
 		snprintf(s->ret, sizeof(s->ret), "%s after %.2f s",
 			 n ? evs : "timeout", lab_now() - t0);
+		s->ret_says_wait = 1;
 	}
 	lab_snapshot(L, s);
 	return s->val;

@@ -82,13 +82,12 @@ static void classify(int fd, struct lab_step *s)
 	}
 	if (hu_probe(fd, &p) < 0)
 		return;
-	if (p.peer == HU_PEER_OPEN)
-		snprintf(s->hangup, sizeof(s->hangup), "open");
-	else if (p.peer == HU_PEER_EOF)
-		snprintf(s->hangup, sizeof(s->hangup), "eof");
+	if (p.peer == HU_PEER_GONE)
+		snprintf(s->hangup, sizeof(s->hangup), "%s: %s",
+			 hu_peer_name(p.peer), hu_status_name(p.status));
 	else
-		snprintf(s->hangup, sizeof(s->hangup), "gone: %s",
-			 hu_status_name(p.status));
+		snprintf(s->hangup, sizeof(s->hangup), "%s",
+			 hu_peer_name(p.peer));
 }
 
 /* The snapshot: what a program could see now without changing anything. */
@@ -169,6 +168,7 @@ void lab_step_observe(struct lab *L, const char *note)
 	else
 		snprintf(call, sizeof(call), "(observe)");
 	s = lab_step_begin(L, "-", call);
+	s->kind = LAB_STEP_OBSERVE;
 
 	snprintf(s->note, sizeof(s->note), "%s", note);
 	lab_snapshot(L, s);
@@ -188,6 +188,7 @@ int lab_step_nft_drop(struct lab *L, int on)
 	s = lab_step_begin(L, "nft",
 			   on ? "drop all TCP at the input hook"
 			      : "delete table (stop dropping)");
+	s->kind = on ? LAB_STEP_NFT_DROP : LAB_STEP_NFT_UNDROP;
 	if (on)
 		rc = system("nft -f - >/dev/null 2>&1 <<'EOF'\n"
 			    "table inet hu_lab {\n"
