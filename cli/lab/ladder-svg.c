@@ -127,23 +127,36 @@ static int legend_item(FILE *f, int x, int y, const char *color, int dashed,
 	return x + (int)(strlen(what) * SVG_CHAR_W) + 28;
 }
 
-int lab_ladder_svg(const char *dir, const struct lab_result *r)
-{
-	const struct lab_scenario *sc = &lab_scenarios[r->index];
-	struct lab_ladder_row rows[LAB_LADDER_MAX_ROWS];
-	int n = lab_ladder_rows(r, rows);
-	int ys[LAB_LADDER_MAX_ROWS], y, w = SVG_MIN_W, h, wrap, top;
-	char path[4096], lab[200], hdr[96];
-	static const char *colors[] = {"#c0392b", "#1e8449", "#1f5fbf",
-				       "#444444"};
-	size_t longest = 0;
-	FILE *f;
+/* The arrow colours, and the marker (arrowhead) of each: RST, FIN, data,
+ * anything else -- lab_ladder_pkt_color()'s, in this order. */
+static const char *const colors[] = {"#c0392b", "#1e8449", "#1f5fbf",
+				     "#444444"};
 
-	/* As wide as the longest step label, so none is cut. */
-	for (int i = 0; i < n; i++)
-		if (rows[i].kind != LAB_ROW_PKT) {
-			lab_ladder_step_label(&r->steps[rows[i].idx],
-					      rows[i].kind, lab, sizeof(lab));
+/* Where everything goes. The height is known only at the end: the
+ * header's paragraphs wrap and rows with a note are taller. So lay out
+ * first, then draw. */
+struct layout {
+	struct lab_ladder_row rows[LAB_LADDER_MAX_ROWS];
+	int ys[LAB_LADDER_MAX_ROWS]; /* each row's y */
+	int n;
+	int w, h;
+	int wrap; /* characters per line of the header's paragraphs */
+	int top;  /* the y of the lanes' headers */
+};
+
+/* As wide as the longest step label and the longest note, so none is
+ * cut. */
+static int svg_width(const struct lab_result *r, const struct layout *lay)
+{
+	size_t longest = 0;
+	int w = SVG_MIN_W;
+	char lab[200];
+
+	for (int i = 0; i < lay->n; i++)
+		if (lay->rows[i].kind != LAB_ROW_PKT) {
+			lab_ladder_step_label(&r->steps[lay->rows[i].idx],
+					      lay->rows[i].kind, lab,
+					      sizeof(lab));
 			if (strlen(lab) > longest)
 				longest = strlen(lab);
 		}
@@ -156,31 +169,58 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		if (nw > w)
 			w = nw;
 	}
-	wrap = (int)((w - 40) / SVG_CHAR_W);
+	return w;
+}
 
-	snprintf(path, sizeof(path), "%s/%s.svg", dir, sc->name);
-	if ((f = fopen(path, "w")) == NULL)
-		return -1;
-	/* The height is known only at the end: the header's paragraphs wrap
-	 * and rows with a note are taller. Lay out first, then draw. */
-	top = svg_para(NULL, 72, wrap, "expected: ", sc->expected, "");
-	top = svg_para(NULL, top, wrap, "rule: ", sc->rule, "");
+/* The header's paragraphs from y on (f NULL: only measure them). */
+static int svg_paras(FILE *f, const struct lab_result *r, int wrap)
+{
+	const struct lab_scenario *sc = &lab_scenarios[r->index];
+	int y = svg_para(f, 72, wrap, "expected: ", sc->expected, "#222");
+
+	y = svg_para(f, y, wrap, "rule: ", sc->rule, "#1e5631");
 	for (int i = 0; i < r->nmis; i++)
-		top = svg_para(NULL, top, wrap, "MISMATCH: ", r->mis[i], "");
-	top += 14;
-	y = top + 44;
-	for (int i = 0; i < n; i++) {
-		ys[i] = y;
+		y = svg_para(f, y, wrap, "MISMATCH: ", r->mis[i], "#c0392b");
+	return y;
+}
+
+static void svg_layout(const struct lab_result *r, struct layout *lay)
+{
+	int y;
+
+	lay->n = lab_ladder_rows(r, lay->rows);
+	lay->w = svg_width(r, lay);
+	lay->wrap = (int)((lay->w - 40) / SVG_CHAR_W);
+	lay->top = svg_paras(NULL, r, lay->wrap) + 14;
+	y = lay->top + 44;
+	for (int i = 0; i < lay->n; i++) {
+		const struct lab_ladder_row *row = &lay->rows[i];
+
+		lay->ys[i] = y;
 		y += SVG_ROW_H;
-		if (rows[i].kind == LAB_ROW_CALL &&
-		    r->steps[rows[i].idx].note[0] &&
-		    !lab_ladder_blocked(&r->steps[rows[i].idx]))
+		if (row->kind == LAB_ROW_CALL && r->steps[row->idx].note[0] &&
+		    !lab_ladder_blocked(&r->steps[row->idx]))
 			y += SVG_NOTE_H;
-		if (rows[i].kind == LAB_ROW_RET &&
-		    r->steps[rows[i].idx].note[0])
+		if (row->kind == LAB_ROW_RET && r->steps[row->idx].note[0])
 			y += SVG_NOTE_H;
 	}
-	h = y + 70;
+	lay->h = y + 70;
+}
+
+/* "name: title", escaped. */
+static void svg_name_title(FILE *f, const struct lab_scenario *sc)
+{
+	xml(f, sc->name);
+	fprintf(f, ": ");
+	xml(f, sc->title);
+}
+
+/* The document's start, the arrowheads, the heading, the verdict and the
+ * header's paragraphs. */
+static void svg_head(FILE *f, const struct lab_result *r,
+		     const struct layout *lay)
+{
+	const struct lab_scenario *sc = &lab_scenarios[r->index];
 
 	fprintf(f,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -188,10 +228,8 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 		"height=\"%d\" viewBox=\"0 0 %d %d\" "
 		"font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" "
 		"font-size=\"12\">\n<title>",
-		w, h, w, h);
-	xml(f, sc->name);
-	fprintf(f, ": ");
-	xml(f, sc->title);
+		lay->w, lay->h, lay->w, lay->h);
+	svg_name_title(f, sc);
 	fprintf(f, "</title>\n<defs>\n");
 	for (int i = 0; i < 4; i++)
 		fprintf(f,
@@ -204,9 +242,7 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	fprintf(f, "</defs>\n<rect width=\"100%%\" height=\"100%%\" "
 		   "fill=\"white\"/>\n<text x=\"20\" y=\"28\" font-size=\"16\" "
 		   "font-weight=\"bold\">");
-	xml(f, sc->name);
-	fprintf(f, ": ");
-	xml(f, sc->title);
+	svg_name_title(f, sc);
 	fprintf(
 	    f,
 	    "</text>\n<text x=\"20\" y=\"48\" fill=\"#555\">verdict: "
@@ -214,192 +250,227 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r)
 	    r->verdict == LAB_PASS ? "#1e8449" : "#c0392b",
 	    lab_verdict_name(r->verdict), r->npkts ? "" : " -- no packets: ",
 	    r->npkts ? "" : (r->nocap[0] ? r->nocap : "none captured"));
-	y = svg_para(f, 72, wrap, "expected: ", sc->expected, "#222");
-	y = svg_para(f, y, wrap, "rule: ", sc->rule, "#1e5631");
-	for (int i = 0; i < r->nmis; i++)
-		y = svg_para(f, y, wrap, "MISMATCH: ", r->mis[i], "#c0392b");
+	svg_paras(f, r, lay->wrap);
+}
+
+/* The lanes' headers and lines, and the columns' headers. */
+static void svg_lanes(FILE *f, const struct lab_result *r,
+		      const struct layout *lay)
+{
+	char hdr[96];
 
 	lab_ladder_client_header(r, hdr, sizeof(hdr));
 	fprintf(f,
 		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
-		SVG_CLIENT_X, top + 10);
+		SVG_CLIENT_X, lay->top + 10);
 	xml(f, hdr);
 	fprintf(f,
 		"</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">",
-		SVG_SERVER_X, top + 10);
+		SVG_SERVER_X, lay->top + 10);
 	xml(f, r->server[0] ? r->server : "server");
 	fprintf(f,
 		"</text>\n<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
 		"fill=\"#555\">t (ms)</text>\n",
-		top + 10);
+		lay->top + 10);
 	fprintf(f,
 		"<text x=\"%d\" y=\"%d\" fill=\"#555\">syscalls and "
 		"results</text>\n",
-		SVG_TEXT_X, top + 10);
+		SVG_TEXT_X, lay->top + 10);
 	for (int x = SVG_CLIENT_X; x <= SVG_SERVER_X;
 	     x += SVG_SERVER_X - SVG_CLIENT_X)
 		fprintf(f,
 			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 			"stroke=\"#999\" stroke-width=\"2\"/>\n",
-			x, top + 18, x, h - 60);
+			x, lay->top + 18, x, lay->h - 60);
+}
 
-	/* A call that blocked: a bar on its lane from call to return. */
-	for (int i = 0; i < n; i++) {
-		if (rows[i].kind != LAB_ROW_RET)
+/* A call that blocked: a bar on its lane from call to return. */
+static void svg_blocked_bars(FILE *f, const struct lab_result *r,
+			     const struct layout *lay)
+{
+	for (int i = 0; i < lay->n; i++) {
+		if (lay->rows[i].kind != LAB_ROW_RET)
 			continue;
 		for (int k = i - 1; k >= 0; k--)
-			if (rows[k].kind == LAB_ROW_CALL &&
-			    rows[k].idx == rows[i].idx) {
-				int lx = lane_x(&r->steps[rows[i].idx],
+			if (lay->rows[k].kind == LAB_ROW_CALL &&
+			    lay->rows[k].idx == lay->rows[i].idx) {
+				int lx = lane_x(&r->steps[lay->rows[i].idx],
 						SVG_CLIENT_X, SVG_SERVER_X);
 
 				fprintf(f,
 					"<rect x=\"%d\" y=\"%d\" width=\"8\" "
 					"height=\"%d\" fill=\"#e3e3e3\" "
 					"stroke=\"#888\"/>\n",
-					lx - 4, ys[k], ys[i] - ys[k]);
+					lx - 4, lay->ys[k],
+					lay->ys[i] - lay->ys[k]);
 				break;
 			}
 	}
+}
 
-	for (int i = 0; i < n; i++) {
-		y = ys[i];
-		if (rows[i].kind != LAB_ROW_PKT) {
-			const struct lab_step *s = &r->steps[rows[i].idx];
-			int lx = lane_x(s, SVG_CLIENT_X, SVG_SERVER_X);
-			const char *ink = s->ok ? "#000" : "#c0392b";
+/* The time of a row, left of the lanes. */
+static void svg_time(FILE *f, int y, double t)
+{
+	fprintf(f,
+		"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
+		"fill=\"#555\">%.1f</text>\n",
+		y + 4, t * 1e3);
+}
 
-			lab_ladder_step_label(s, rows[i].kind, lab,
-					      sizeof(lab));
-			fprintf(f,
-				"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
-				"fill=\"#555\">%.1f</text>\n",
-				y + 4, rows[i].t * 1e3);
-			if (s->kind != LAB_STEP_CALL)
-				fprintf(f,
-					"<path d=\"M%d,%d l6,6 l-6,6 l-6,-6 "
-					"z\" fill=\"#8e44ad\"/>\n",
-					lx, y - 6);
-			else
-				fprintf(f,
-					"<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
-					"fill=\"%s\" stroke=\"%s\"/>\n",
-					lx, y,
-					rows[i].kind == LAB_ROW_RET ? "white"
-					: s->ok                     ? "#333"
-								    : "#c0392b",
-					s->ok ? "#333" : "#c0392b");
-			fprintf(f,
-				"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-				"stroke=\"#ccc\" stroke-dasharray=\"2,3\"/>\n",
-				lx + 8, y, SVG_TEXT_X - 6, y);
-			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">",
-				SVG_TEXT_X, y + 4, ink);
-			xml(f, lab);
-			fprintf(f, "</text>\n");
-			if (s->note[0] && (rows[i].kind == LAB_ROW_RET ||
-					   !lab_ladder_blocked(s))) {
-				fprintf(f,
-					"<text x=\"%d\" y=\"%d\" "
-					"font-size=\"11\" fill=\"#666\" "
-					"font-style=\"italic\">",
-					SVG_TEXT_X + 14, y + 18);
-				xml(f, s->note);
-				fprintf(f, "</text>\n");
-			}
-			continue;
-		}
-		const struct lab_pkt *p = &r->pkts[rows[i].idx];
-		const char *c = lab_ladder_pkt_color(p, 1);
-		int m = (p->flags & LAB_TCP_RST)   ? 0
-			: (p->flags & LAB_TCP_FIN) ? 1
-			: p->len                   ? 2
-						   : 3;
-		int x1 = p->dir == 0 ? SVG_CLIENT_X : SVG_SERVER_X,
-		    x2 = p->dir == 0 ? SVG_SERVER_X : SVG_CLIENT_X;
-		int xe = x2 + (p->dir == 0 ? -40 : 40),
-		    lx = (SVG_CLIENT_X + SVG_SERVER_X) / 2;
-		int drop = lab_pkt_dropped(r, rows[i].idx);
-		char f2[32];
+/* A step's row: a dot on its lane (a diamond for nft, between them), a
+ * dotted line to its label, and its note. */
+static void svg_step_row(FILE *f, const struct lab_result *r,
+			 const struct lab_ladder_row *row, int y)
+{
+	const struct lab_step *s = &r->steps[row->idx];
+	int lx = lane_x(s, SVG_CLIENT_X, SVG_SERVER_X);
+	const char *ink = s->ok ? "#000" : "#c0392b";
+	char lab[200];
 
-		/* The label must fit between the lanes (~52 characters). */
-		lab_ladder_pkt_label(r, rows[i].idx, lab, sizeof(lab),
-				     drop ? 38 : 48);
-		lab_flags_str(p->flags, f2, sizeof(f2));
+	lab_ladder_step_label(s, row->kind, lab, sizeof(lab));
+	svg_time(f, y, row->t);
+	if (s->kind != LAB_STEP_CALL)
 		fprintf(f,
-			"<text x=\"70\" y=\"%d\" text-anchor=\"end\" "
-			"fill=\"#555\">%.1f</text>\n",
-			y + 4, p->t * 1e3);
-		/* class: direction and flags, for tests and for styling. */
-		if (drop) {
-			/* Sent, never delivered: dashed, ending in a cross
-			 * short of the other lane. */
-			lx = (x1 + xe) / 2;
-			fprintf(
-			    f,
-			    "<line class=\"seg %s dropped\" data-flags=\"%s\" "
-			    "x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			    "stroke=\"%s\" stroke-width=\"1.3\" "
-			    "stroke-dasharray=\"5,4\"/>\n"
-			    "<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
-			    "stroke-width=\"2\"/>\n",
-			    p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6, xe,
-			    y + 4, c, xe - 4, y, c);
-			strncat(lab, " (dropped)",
-				sizeof(lab) - strlen(lab) - 1);
-		} else {
-			fprintf(f,
-				"<line class=\"seg %s\" data-flags=\"%s\" "
-				"x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-				"stroke=\"%s\" stroke-width=\"%s\" "
-				"marker-end=\"url(#m%d)\"/>\n",
-				p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6,
-				x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
-				(p->flags &
-				 (LAB_TCP_RST | LAB_TCP_FIN | LAB_TCP_SYN))
-				    ? "2"
-				    : "1.3",
-				m);
-		}
+			"<path d=\"M%d,%d l6,6 l-6,6 l-6,-6 "
+			"z\" fill=\"#8e44ad\"/>\n",
+			lx, y - 6);
+	else
 		fprintf(f,
-			"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
-			"fill=\"%s\"%s>",
-			lx, y - 9, c,
-			(p->flags & (LAB_TCP_RST | LAB_TCP_FIN))
-			    ? " font-weight=\"bold\""
-			    : "");
-		xml(f, lab);
+			"<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
+			"fill=\"%s\" stroke=\"%s\"/>\n",
+			lx, y,
+			row->kind == LAB_ROW_RET ? "white"
+			: s->ok                  ? "#333"
+						 : "#c0392b",
+			s->ok ? "#333" : "#c0392b");
+	fprintf(f,
+		"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+		"stroke=\"#ccc\" stroke-dasharray=\"2,3\"/>\n",
+		lx + 8, y, SVG_TEXT_X - 6, y);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">", SVG_TEXT_X, y + 4,
+		ink);
+	xml(f, lab);
+	fprintf(f, "</text>\n");
+	if (s->note[0] &&
+	    (row->kind == LAB_ROW_RET || !lab_ladder_blocked(s))) {
+		fprintf(f,
+			"<text x=\"%d\" y=\"%d\" "
+			"font-size=\"11\" fill=\"#666\" "
+			"font-style=\"italic\">",
+			SVG_TEXT_X + 14, y + 18);
+		xml(f, s->note);
 		fprintf(f, "</text>\n");
 	}
+}
 
-	/* The legend. */
-	y = h - 34;
-	{
-		int x = 20;
+/* A segment's row: an arrow from the sender's lane to the receiver's --
+ * dashed and crossed short of it when nft dropped the segment -- and its
+ * label above. The class and data-flags say the direction and the flags,
+ * for tests and for styling. */
+static void svg_pkt_row(FILE *f, const struct lab_result *r,
+			const struct lab_ladder_row *row, int y)
+{
+	const struct lab_pkt *p = &r->pkts[row->idx];
+	const char *c = lab_ladder_pkt_color(p, 1);
+	int m = (p->flags & LAB_TCP_RST)   ? 0
+		: (p->flags & LAB_TCP_FIN) ? 1
+		: p->len                   ? 2
+					   : 3;
+	int x1 = p->dir == 0 ? SVG_CLIENT_X : SVG_SERVER_X,
+	    x2 = p->dir == 0 ? SVG_SERVER_X : SVG_CLIENT_X;
+	int xe = x2 + (p->dir == 0 ? -40 : 40),
+	    lx = (SVG_CLIENT_X + SVG_SERVER_X) / 2;
+	int drop = lab_pkt_dropped(r, row->idx);
+	char lab[200], f2[32];
 
-		x = legend_item(f, x, y, colors[3], 0, 3, "SYN / ACK");
-		x = legend_item(f, x, y, colors[2], 0, 2, "data");
-		x = legend_item(f, x, y, colors[1], 0, 1, "FIN");
-		x = legend_item(f, x, y, colors[0], 0, 0, "RST");
-		legend_item(
-		    f, x, y, colors[3], 1, 3,
-		    "sent, dropped by nft (captured before the filter)");
+	/* The label must fit between the lanes (~52 characters). */
+	lab_ladder_pkt_label(r, row->idx, lab, sizeof(lab), drop ? 38 : 48);
+	lab_flags_str(p->flags, f2, sizeof(f2));
+	svg_time(f, y, p->t);
+	if (drop) {
+		lx = (x1 + xe) / 2;
 		fprintf(f,
-			"<circle cx=\"24\" cy=\"%d\" r=\"4\" fill=\"#333\"/>\n"
-			"<text x=\"36\" y=\"%d\">a call and its result (red: "
-			"not as expected)</text>\n"
-			"<rect x=\"400\" y=\"%d\" width=\"8\" height=\"14\" "
-			"fill=\"#e3e3e3\" stroke=\"#888\"/><circle cx=\"404\" "
-			"cy=\"%d\" r=\"4\" fill=\"white\" stroke=\"#333\"/>\n"
-			"<text x=\"416\" y=\"%d\">a call that blocked, and "
-			"its return</text>\n"
-			"<path d=\"M700,%d l6,6 l-6,6 l-6,-6 z\" "
-			"fill=\"#8e44ad\"/>\n<text x=\"712\" y=\"%d\">nft, "
-			"between the two ends</text>\n",
-			y + 18, y + 22, y + 8, y + 22, y + 22, y + 12, y + 22);
+			"<line class=\"seg %s dropped\" data-flags=\"%s\" "
+			"x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			"stroke=\"%s\" stroke-width=\"1.3\" "
+			"stroke-dasharray=\"5,4\"/>\n"
+			"<path d=\"M%d,%d l8,8 m0,-8 l-8,8\" stroke=\"%s\" "
+			"stroke-width=\"2\"/>\n",
+			p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6, xe, y + 4,
+			c, xe - 4, y, c);
+		strncat(lab, " (dropped)", sizeof(lab) - strlen(lab) - 1);
+	} else {
+		fprintf(f,
+			"<line class=\"seg %s\" data-flags=\"%s\" "
+			"x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			"stroke=\"%s\" stroke-width=\"%s\" "
+			"marker-end=\"url(#m%d)\"/>\n",
+			p->dir == 0 ? "c2s" : "s2c", f2, x1, y - 6,
+			x2 + (p->dir == 0 ? -2 : 2), y + 6, c,
+			(p->flags & (LAB_TCP_RST | LAB_TCP_FIN | LAB_TCP_SYN))
+			    ? "2"
+			    : "1.3",
+			m);
 	}
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
+		"fill=\"%s\"%s>",
+		lx, y - 9, c,
+		(p->flags & (LAB_TCP_RST | LAB_TCP_FIN))
+		    ? " font-weight=\"bold\""
+		    : "");
+	xml(f, lab);
+	fprintf(f, "</text>\n");
+}
+
+static void svg_legend(FILE *f, int y)
+{
+	int x = 20;
+
+	x = legend_item(f, x, y, colors[3], 0, 3, "SYN / ACK");
+	x = legend_item(f, x, y, colors[2], 0, 2, "data");
+	x = legend_item(f, x, y, colors[1], 0, 1, "FIN");
+	x = legend_item(f, x, y, colors[0], 0, 0, "RST");
+	legend_item(f, x, y, colors[3], 1, 3,
+		    "sent, dropped by nft (captured before the filter)");
+	fprintf(f,
+		"<circle cx=\"24\" cy=\"%d\" r=\"4\" fill=\"#333\"/>\n"
+		"<text x=\"36\" y=\"%d\">a call and its result (red: "
+		"not as expected)</text>\n"
+		"<rect x=\"400\" y=\"%d\" width=\"8\" height=\"14\" "
+		"fill=\"#e3e3e3\" stroke=\"#888\"/><circle cx=\"404\" "
+		"cy=\"%d\" r=\"4\" fill=\"white\" stroke=\"#333\"/>\n"
+		"<text x=\"416\" y=\"%d\">a call that blocked, and "
+		"its return</text>\n"
+		"<path d=\"M700,%d l6,6 l-6,6 l-6,-6 z\" "
+		"fill=\"#8e44ad\"/>\n<text x=\"712\" y=\"%d\">nft, "
+		"between the two ends</text>\n",
+		y + 18, y + 22, y + 8, y + 22, y + 22, y + 12, y + 22);
+}
+
+int lab_ladder_svg(const char *dir, const struct lab_result *r)
+{
+	struct layout lay;
+	char path[4096];
+	FILE *f;
+
+	svg_layout(r, &lay);
+	snprintf(path, sizeof(path), "%s/%s.svg", dir,
+		 lab_scenarios[r->index].name);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	svg_head(f, r, &lay);
+	svg_lanes(f, r, &lay);
+	svg_blocked_bars(f, r, &lay);
+	for (int i = 0; i < lay.n; i++) {
+		if (lay.rows[i].kind == LAB_ROW_PKT)
+			svg_pkt_row(f, r, &lay.rows[i], lay.ys[i]);
+		else
+			svg_step_row(f, r, &lay.rows[i], lay.ys[i]);
+	}
+	svg_legend(f, lay.h - 34);
 	fprintf(f, "</svg>\n");
 	if (fclose(f) != 0)
 		return -1;

@@ -31,10 +31,61 @@ static void json_kv(const char *k, const char *v, int comma)
 		printf("null");
 }
 
+/* One step, with its snapshot when it took one. */
+static void json_step(const struct lab_step *s, int n)
+{
+	printf("%s{\"n\":%d,\"t_ms\":%.3f,\"t_end_ms\":%.3f", n > 1 ? "," : "",
+	       n, s->t * 1e3, s->t_end * 1e3);
+	json_kv("actor", s->actor, 1);
+	json_kv("call", s->call, 1);
+	json_kv("ret", s->ret, 1);
+	printf(",\"value\":%ld", s->val);
+	json_kv("errno", s->failed ? lab_errno_name(s->err) : NULL, 1);
+	if (s->stale) {
+		json_kv("errno_before_call",
+			s->stale_before ? lab_errno_name(s->stale_before) : "0",
+			1);
+		json_kv("stale_errno_after_success",
+			s->stale_after ? lab_errno_name(s->stale_after) : "0",
+			1);
+	}
+	if (s->snap) {
+		struct lab_cells c;
+
+		lab_step_cells(s, &c);
+		json_kv("observed", s->obs, 1);
+		json_kv("epoll", c.events, 1);
+		json_kv("state", c.state, 1);
+		printf(",\"outq\":%d,\"inq\":%d", s->outq, s->inq);
+	}
+	json_kv("hangup", s->hangup[0] ? s->hangup : NULL, 1);
+	json_kv("note", s->note[0] ? s->note : NULL, 1);
+	json_kv("expect", s->expect[0] ? s->expect : NULL, 1);
+	printf(",\"ok\":%s}", s->ok ? "true" : "false");
+}
+
+/* Packet i, and whether nft dropped it. */
+static void json_packet(const struct lab_result *r, int i)
+{
+	const struct lab_pkt *p = &r->pkts[i];
+	char flags[64];
+
+	lab_flags_str(p->flags, flags, sizeof(flags));
+	printf("%s{\"t_ms\":%.3f,\"dir\":\"%s\",\"sport\":%u,"
+	       "\"dport\":%u",
+	       i ? "," : "", p->t * 1e3,
+	       p->dir == 0 ? "client->server" : "server->client", p->sport,
+	       p->dport);
+	json_kv("flags", flags, 1);
+	printf(",\"len\":%u,\"seq\":%u", p->len, p->seq);
+	json_kv("data", p->len ? p->data : NULL, 1);
+	printf(",\"dropped\":%s", lab_pkt_dropped(r, i) ? "true" : "false");
+	printf("}");
+}
+
 void lab_print_json(const struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
-	char buf[64];
 
 	printf("{");
 	json_kv("name", sc->name, 0);
@@ -52,58 +103,11 @@ void lab_print_json(const struct lab_result *r)
 	json_kv("client", r->client, 1);
 	json_kv("server", r->server, 1);
 	printf(",\"steps\":[");
-	for (int i = 0; i < r->nsteps; i++) {
-		const struct lab_step *s = &r->steps[i];
-
-		printf("%s{\"n\":%d,\"t_ms\":%.3f,\"t_end_ms\":%.3f",
-		       i ? "," : "", i + 1, s->t * 1e3, s->t_end * 1e3);
-		json_kv("actor", s->actor, 1);
-		json_kv("call", s->call, 1);
-		json_kv("ret", s->ret, 1);
-		printf(",\"value\":%ld", s->val);
-		json_kv("errno", s->failed ? lab_errno_name(s->err) : NULL, 1);
-		if (s->stale) {
-			json_kv("errno_before_call",
-				s->stale_before
-				    ? lab_errno_name(s->stale_before)
-				    : "0",
-				1);
-			json_kv("stale_errno_after_success",
-				s->stale_after ? lab_errno_name(s->stale_after)
-					       : "0",
-				1);
-		}
-		if (s->snap) {
-			struct lab_cells c;
-
-			lab_step_cells(s, &c);
-			json_kv("observed", s->obs, 1);
-			json_kv("epoll", c.events, 1);
-			json_kv("state", c.state, 1);
-			printf(",\"outq\":%d,\"inq\":%d", s->outq, s->inq);
-		}
-		json_kv("hangup", s->hangup[0] ? s->hangup : NULL, 1);
-		json_kv("note", s->note[0] ? s->note : NULL, 1);
-		json_kv("expect", s->expect[0] ? s->expect : NULL, 1);
-		printf(",\"ok\":%s}", s->ok ? "true" : "false");
-	}
+	for (int i = 0; i < r->nsteps; i++)
+		json_step(&r->steps[i], i + 1);
 	printf("],\"packets\":[");
-	for (int i = 0; i < r->npkts; i++) {
-		const struct lab_pkt *p = &r->pkts[i];
-
-		lab_flags_str(p->flags, buf, sizeof(buf));
-		printf("%s{\"t_ms\":%.3f,\"dir\":\"%s\",\"sport\":%u,"
-		       "\"dport\":%u",
-		       i ? "," : "", p->t * 1e3,
-		       p->dir == 0 ? "client->server" : "server->client",
-		       p->sport, p->dport);
-		json_kv("flags", buf, 1);
-		printf(",\"len\":%u,\"seq\":%u", p->len, p->seq);
-		json_kv("data", p->len ? p->data : NULL, 1);
-		printf(",\"dropped\":%s",
-		       lab_pkt_dropped(r, i) ? "true" : "false");
-		printf("}");
-	}
+	for (int i = 0; i < r->npkts; i++)
+		json_packet(r, i);
 	printf("],\"mismatches\":[");
 	for (int i = 0; i < r->nmis; i++) {
 		if (i)
