@@ -73,7 +73,8 @@ static const char lab_usage[] =
     "progress line (and the namespace scenarios' countdown) only when\n"
     "stderr is a terminal.\n\n"
     "Exit status: 0 every scenario behaved as expected (or was skipped),\n"
-    "1 a mismatch, 2 usage.\n";
+    "1 a mismatch, 2 usage, 3 cannot write the output (--svg DIR cannot be\n"
+    "created or written; checked before any scenario runs).\n";
 
 static void list(void)
 {
@@ -114,6 +115,20 @@ static int select_args(int argc, char **argv, char *sel, int selftest)
 	}
 	return 0;
 }
+
+/*
+ * The exit statuses (--help, hangup(1)). Not being able to write the SVGs
+ * is neither a mismatch (the kernel behaved as expected) nor a usage error
+ * (the options were right): it has its own status, whether the directory
+ * is missing, not a directory, or not writable. A mismatch found in the
+ * same run wins: it is the lab's finding, and the write error is said on
+ * stderr.
+ */
+enum {
+	LAB_EXIT_MISMATCH = 1,
+	LAB_EXIT_USAGE = EXIT_USAGE,
+	LAB_EXIT_CANNOT_WRITE = 3,
+};
 
 /* What the options asked for. */
 struct lab_opts {
@@ -175,6 +190,28 @@ static int parse_options(int argc, char **argv, struct lab_opts *opt)
 		return -1;
 	}
 	return 0;
+}
+
+/* The --svg directory exists (made if need be) and we may write in it:
+ * found out before the scenarios run, not after. */
+static int svg_dir_ready(const char *dir)
+{
+	struct stat st;
+	int err = 0;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		err = errno;
+	else if (stat(dir, &st) < 0)
+		err = errno;
+	else if (!S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	else if (access(dir, W_OK | X_OK) < 0)
+		err = errno;
+	if (err == 0)
+		return 0;
+	fprintf(stderr, "hangup lab: cannot write to %s: %s\n", dir,
+		strerror(err));
+	return -1;
 }
 
 /* Colour only on a terminal and without NO_COLOR (no-color.org: set and
@@ -251,19 +288,15 @@ int cmd_lab(int argc, char **argv)
 
 	rc = parse_options(argc, argv, &opt);
 	if (rc != 0)
-		return rc > 0 ? 0 : EXIT_USAGE;
+		return rc > 0 ? 0 : LAB_EXIT_USAGE;
 	if (opt.list) {
 		list();
 		return 0;
 	}
 	if (select_args(argc, argv, sel, opt.self_test) < 0)
-		return EXIT_USAGE;
-	if (opt.out.svgdir && mkdir(opt.out.svgdir, 0755) < 0 &&
-	    errno != EEXIST) {
-		fprintf(stderr, "hangup lab: cannot create %s: %s\n",
-			opt.out.svgdir, strerror(errno));
-		return EXIT_USAGE;
-	}
+		return LAB_EXIT_USAGE;
+	if (opt.out.svgdir && svg_dir_ready(opt.out.svgdir) < 0)
+		return LAB_EXIT_CANNOT_WRITE;
 	terminal(&opt.out);
 	progress = isatty(2);
 	lab_catch_signals(progress);
@@ -287,5 +320,7 @@ int cmd_lab(int argc, char **argv)
 		t.nsel, t.nsel == 1 ? "" : "s", t.npass, t.nfail, t.nskip,
 		lab_now() - t0);
 	free(res);
-	return t.nfail || t.svg_failed ? EXIT_OTHER : 0;
+	if (t.nfail)
+		return LAB_EXIT_MISMATCH;
+	return t.svg_failed ? LAB_EXIT_CANNOT_WRITE : 0;
 }
