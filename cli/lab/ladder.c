@@ -23,7 +23,8 @@
 
 int lab_ladder_blocked(const struct lab_step *s)
 {
-	/* nft's time is the tool starting up, not a call that waits. */
+	/* Only a call blocks: an nft step's time is the tool starting up,
+	 * and an observation waits for nothing. */
 	return s->t_end - s->t >= BLOCKED_S && s->kind == LAB_STEP_CALL;
 }
 

@@ -1,5 +1,5 @@
 /*
- * lab-scen-accept.c -- the lab scenarios of edge- vs level-triggered epoll
+ * scen-epoll-accept.c -- the lab scenarios of edge- vs level-triggered epoll
  * after the peer's FIN, and of a connection that ends before accept().
  */
 #include "lab.h"

@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Where the steps beyond LAB_MAX_STEPS go (the scenario has failed by
+ * then), so that no scenario needs to check for room. */
 static struct lab_step overflow;
 
 struct lab_step *lab_step_begin(struct lab *L, const char *who,
