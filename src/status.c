@@ -239,15 +239,16 @@ const char *hu_phase_name(int phase)
 
 const char *hu_peer_name(int peer)
 {
-	static const char *const words[] = {
-	    [HU_PEER_OPEN] = "open",
-	    [HU_PEER_EOF] = "eof",
-	    [HU_PEER_GONE] = "gone",
-	};
-
-	if (peer < 0 || peer > HU_PEER_GONE)
+	switch (peer) {
+	case HU_PEER_OPEN:
+		return "open";
+	case HU_PEER_EOF:
+		return "eof";
+	case HU_PEER_GONE:
+		return "gone";
+	default:
 		return "?";
-	return words[peer];
+	}
 }
 
 const char *hu_version(void)

@@ -31,17 +31,23 @@ static void queues_text(const struct lab_step *s, char *buf, size_t size)
 		snprintf(buf, size, "%d/%d", s->outq, s->inq);
 }
 
+const char *lab_step_errno(const struct lab_step *s)
+{
+	if (s->failed)
+		return lab_errno_name(s->err);
+	if (s->stale)
+		return s->stale_after ? lab_errno_name(s->stale_after) : "0";
+	return NULL;
+}
+
 /* errno only for a failed call; for the myth steps, the stale value after
  * a success, labelled. */
 static void errno_text(const struct lab_step *s, char *buf, size_t size)
 {
-	if (s->failed)
-		snprintf(buf, size, "%s", lab_errno_name(s->err));
-	else if (s->stale)
-		snprintf(buf, size, "stale: %s",
-			 s->stale_after ? lab_errno_name(s->stale_after) : "0");
-	else
-		buf[0] = '\0';
+	const char *e = lab_step_errno(s);
+
+	snprintf(buf, size, "%s%s", e && !s->failed ? "stale: " : "",
+		 e ? e : "");
 }
 
 void lab_step_cells(const struct lab_step *s, struct lab_cells *c)

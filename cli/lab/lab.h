@@ -310,6 +310,9 @@ struct lab_cells {
 	char err[32];    /* errno of a failed call; "stale: X" (myths) */
 };
 void lab_step_cells(const struct lab_step *s, struct lab_cells *c);
+/* The errno a step shows: a failed call's, a myth step's stale one ("0"
+ * for none), or NULL. */
+const char *lab_step_errno(const struct lab_step *s);
 /* The TCP state cell alone. */
 void lab_state_text(const struct lab_step *s, char *buf, size_t size);
 void lab_print_text(const struct lab_out *o, const struct lab_result *r);

@@ -186,13 +186,12 @@ void lab_ladder_pkt_label(const struct lab_result *r, int i, char *buf,
 
 static void errno_part(const struct lab_step *s, char *buf, size_t size)
 {
-	if (s->failed)
-		snprintf(buf, size, " %s", lab_errno_name(s->err));
-	else if (s->stale)
-		snprintf(buf, size, " (stale errno %s)",
-			 s->stale_after ? lab_errno_name(s->stale_after) : "0");
-	else
+	const char *e = lab_step_errno(s);
+
+	if (e == NULL)
 		buf[0] = '\0';
+	else
+		snprintf(buf, size, s->failed ? " %s" : " (stale errno %s)", e);
 }
 
 /* "actor: call = result", or for a blocked call its two halves. */

@@ -23,18 +23,27 @@ static void hu_ret(struct lab_step *s, long n, const char *data)
 		 n >= 0 ? "" : hu_status_name((int)n));
 }
 
+/* The end of hu_recv's or hu_send's step: the result, the snapshot, and,
+ * when it failed, the status it returned as hangup's view (the snapshot's
+ * probe sees only what the failure left). */
+static long hu_io_end(struct lab *L, struct lab_step *s, long n,
+		      const char *data)
+{
+	hu_ret(s, n, data);
+	lab_snapshot(L, s);
+	if (n < 0)
+		snprintf(s->hangup, sizeof(s->hangup), "%s",
+			 hu_status_name((int)n));
+	return n;
+}
+
 long lab_step_hu_recv(struct lab *L, int fd)
 {
 	struct lab_step *s = lab_step_begin(L, "hangup", "hu_recv(64)");
 	char buf[64];
 	long n = hu_recv(fd, buf, sizeof(buf));
 
-	hu_ret(s, n, buf);
-	lab_snapshot(L, s);
-	if (n < 0)
-		snprintf(s->hangup, sizeof(s->hangup), "%s",
-			 hu_status_name((int)n));
-	return n;
+	return hu_io_end(L, s, n, buf);
 }
 
 long lab_step_hu_send(struct lab *L, int fd, const char *data)
@@ -46,12 +55,7 @@ long lab_step_hu_send(struct lab *L, int fd, const char *data)
 	snprintf(call, sizeof(call), "hu_send(\"%s\")", data);
 	s = lab_step_begin(L, "hangup", call);
 	n = hu_send(fd, data, strlen(data));
-	hu_ret(s, n, NULL);
-	lab_snapshot(L, s);
-	if (n < 0)
-		snprintf(s->hangup, sizeof(s->hangup), "%s",
-			 hu_status_name((int)n));
-	return n;
+	return hu_io_end(L, s, n, NULL);
 }
 
 /* hu_probe: the step's value is the probe's status (0, HU_EOF, HU_RESET..). */

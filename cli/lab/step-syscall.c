@@ -332,6 +332,18 @@ long lab_step_poll_out(struct lab *L, int fd, int timeout_ms)
  * through the syscall's success path; only the libc wrapper of a failing
  * call stores errno).
  */
+/* A myth step's call returned n, errno was `preset` before it and `err`
+ * after: after a success, `err` is the stale value the myth misreads. */
+static void end_stale(struct lab_step *s, long n, int preset, int err)
+{
+	fmt_ret(s, n, n < 0 ? err : 0);
+	if (n >= 0) {
+		s->stale = 1;
+		s->stale_before = preset;
+		s->stale_after = err;
+	}
+}
+
 long lab_step_recv_stale(struct lab *L, const char *who, int fd, size_t len,
 			 int preset)
 {
@@ -347,14 +359,9 @@ long lab_step_recv_stale(struct lab *L, const char *who, int fd, size_t len,
 	errno = preset;
 	n = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf), MSG_DONTWAIT);
 	err = errno;
-	fmt_ret(s, n, n < 0 ? err : 0);
+	end_stale(s, n, preset, err);
 	if (n > 0)
 		lab_fmt_data(s->ret, sizeof(s->ret), n, buf);
-	if (n >= 0) {
-		s->stale = 1;
-		s->stale_before = preset;
-		s->stale_after = err;
-	}
 	lab_snapshot(L, s);
 	return n;
 }
@@ -380,12 +387,7 @@ long lab_step_send_stale(struct lab *L, const char *who, int fd,
 	errno = preset;
 	n = send(fd, data, strlen(data), MSG_NOSIGNAL | MSG_DONTWAIT);
 	err = errno;
-	fmt_ret(s, n, n < 0 ? err : 0);
-	if (n >= 0) {
-		s->stale = 1;
-		s->stale_before = preset;
-		s->stale_after = err;
-	}
+	end_stale(s, n, preset, err);
 	lab_snapshot(L, s);
 	return n;
 }

@@ -74,48 +74,52 @@ const char *lab_errno_name(int err)
 	return buf;
 }
 
-void lab_events_str(int ev, char *buf, size_t size)
+/* A bit and its name, for the tables below. */
+struct bit_name {
+	unsigned bit;
+	const char *name;
+};
+
+/* The names of the bits set in `bits`, in the table's order, joined by
+ * `sep`; returns the length written ("" and 0 when none is set). */
+static size_t bit_names(unsigned bits, const struct bit_name *t, size_t nt,
+			const char *sep, char *buf, size_t size)
 {
-	static const struct {
-		int bit;
-		const char *name;
-	} names[] = {{EPOLLIN, "IN"},
-		     {EPOLLOUT, "OUT"},
-		     {EPOLLRDHUP, "RDHUP"},
-		     {EPOLLHUP, "HUP"},
-		     {EPOLLERR, "ERR"}};
 	size_t n = 0;
 
 	buf[0] = '\0';
-	if (ev < 0) {
-		snprintf(buf, size, "n/a");
-		return;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ev & names[i].bit)
+	for (size_t i = 0; i < nt; i++)
+		if (bits & t[i].bit)
 			n += snprintf(buf + n, size > n ? size - n : 0, "%s%s",
-				      n ? "+" : "", names[i].name);
-	if (n == 0)
+				      n ? sep : "", t[i].name);
+	return n;
+}
+
+void lab_events_str(int ev, char *buf, size_t size)
+{
+	static const struct bit_name names[] = {{EPOLLIN, "IN"},
+						{EPOLLOUT, "OUT"},
+						{EPOLLRDHUP, "RDHUP"},
+						{EPOLLHUP, "HUP"},
+						{EPOLLERR, "ERR"}};
+
+	if (ev < 0)
+		snprintf(buf, size, "n/a");
+	else if (bit_names((unsigned)ev, names,
+			   sizeof(names) / sizeof(names[0]), "+", buf,
+			   size) == 0)
 		snprintf(buf, size, "-");
 }
 
 void lab_flags_str(unsigned char f, char *buf, size_t size)
 {
-	static const struct {
-		unsigned char bit;
-		const char *name;
-	} names[] = {{LAB_TCP_SYN, "SYN"},
-		     {LAB_TCP_FIN, "FIN"},
-		     {LAB_TCP_RST, "RST"},
-		     {LAB_TCP_PSH, "PSH"},
-		     {LAB_TCP_ACK, "ACK"}};
-	size_t n = 0;
+	static const struct bit_name names[] = {{LAB_TCP_SYN, "SYN"},
+						{LAB_TCP_FIN, "FIN"},
+						{LAB_TCP_RST, "RST"},
+						{LAB_TCP_PSH, "PSH"},
+						{LAB_TCP_ACK, "ACK"}};
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (f & names[i].bit)
-			n += snprintf(buf + n, size > n ? size - n : 0, "%s%s",
-				      n ? "," : "", names[i].name);
+	bit_names(f, names, sizeof(names) / sizeof(names[0]), ",", buf, size);
 }
 
 void lab_fmt_data(char *buf, size_t size, long n, const char *data)
