@@ -219,6 +219,9 @@ struct hu_probe {
  */
 HU_EXPORT int hu_probe(int fd, struct hu_probe *out);
 
+/** The word for a probe's `peer`: "open", "eof" or "gone" ("?" otherwise). */
+HU_EXPORT const char *hu_peer_name(int peer);
+
 /**
  * Arm dead-peer detection on the TCP socket `fd`: a peer that vanished (host
  * crash, cable cut, partition) is reported as HU_TIMEOUT (recv/send fail with
