@@ -12,8 +12,12 @@
 # drive (like git's test-tool; not tests themselves, so not t-*),
 # examples/*.c one program each.
 
-VERSION   := 0.1.0
-SOVERSION := 0
+# The version lives in one place, include/hangup.h; the library's file
+# name and SONAME are read from it.
+hu_ver     = $(shell sed -n 's/^\#define HU_VERSION_$(1) \([0-9]*\)$$/\1/p' \
+               include/hangup.h)
+VERSION   := $(call hu_ver,MAJOR).$(call hu_ver,MINOR).$(call hu_ver,PATCH)
+SOVERSION := $(call hu_ver,MAJOR)
 PREFIX    ?= /usr/local
 LIBDIR    ?= $(PREFIX)/lib
 INCDIR    ?= $(PREFIX)/include

@@ -39,7 +39,12 @@ extern "C" {
 #define HU_VERSION_MAJOR 0
 #define HU_VERSION_MINOR 1
 #define HU_VERSION_PATCH 0
-#define HU_VERSION_STRING "0.1.0"
+#define HU__STR(x) #x
+#define HU__XSTR(x) HU__STR(x)
+/** "MAJOR.MINOR.PATCH", made from the three numbers above. */
+#define HU_VERSION_STRING          \
+	HU__XSTR(HU_VERSION_MAJOR) \
+	"." HU__XSTR(HU_VERSION_MINOR) "." HU__XSTR(HU_VERSION_PATCH)
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define HU_VERSION_NUMBER \
 	(HU_VERSION_MAJOR * 10000 + HU_VERSION_MINOR * 100 + HU_VERSION_PATCH)

@@ -213,26 +213,3 @@ int hu_abort(int fd)
 	close(fd);
 	return 0;
 }
-
-const char *hu_tcp_state_name(int s)
-{
-	static const char *const names[] = {
-	    [HU__TCP_ESTABLISHED] = "ESTABLISHED",
-	    [HU__TCP_SYN_SENT] = "SYN_SENT",
-	    [HU__TCP_SYN_RECV] = "SYN_RECV",
-	    [HU__TCP_FIN_WAIT1] = "FIN_WAIT1",
-	    [HU__TCP_FIN_WAIT2] = "FIN_WAIT2",
-	    [HU__TCP_TIME_WAIT] = "TIME_WAIT",
-	    [HU__TCP_CLOSE] = "CLOSE",
-	    [HU__TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-	    [HU__TCP_LAST_ACK] = "LAST_ACK",
-	    [HU__TCP_LISTEN] = "LISTEN",
-	    [HU__TCP_CLOSING] = "CLOSING",
-	};
-
-	if (s == -1)
-		return "UNIX";
-	if (s <= 0 || s > HU__TCP_CLOSING || names[s] == NULL)
-		return "?";
-	return names[s];
-}

@@ -162,21 +162,89 @@ hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 	return c;
 }
 
-int hu__conn_start(hu_conn *c)
+int hu__conn_start(hu_conn *c, int *err)
 {
 	const struct hu_conn_config *cfg = &c->cfg->c;
 	int rc = hu__ep_add(c->loop->epfd, c->io.fd, c,
-			    EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+			    EPOLLIN | EPOLLOUT | EPOLLRDHUP, err);
 
 	if (rc < 0)
-		return rc;
+		return rc; /* ENOSPC (max_user_watches), ENOMEM... */
 	if ((c->flags & HU__C_CONNECTING) && cfg->connect_timeout_ms) {
 		c->deadline = c->loop->now + cfg->connect_timeout_ms;
 		if (hu__timer_arm(c->loop, &c->timer, c->deadline) < 0) {
 			hu__ep_del(c->loop->epfd, c->io.fd);
+			*err = ENOMEM; /* the heap could not grow */
 			return HU_ERROR;
 		}
 	}
+	return 0;
+}
+
+/*
+ * hu_connect(): non-blocking; EINPROGRESS is the normal answer even on
+ * loopback (kernel-truth.md, 8). Completion is the first EPOLLOUT, and
+ * SO_ERROR then says refused, unreachable or connected. A connect that
+ * fails at once (a Unix path nobody listens on, no route) is reported the
+ * same way, by on_close from the loop, never from inside hu_connect().
+ */
+int hu_connect(hu_loop *loop, const char *addr,
+	       const struct hu_conn_config *cfg, hu_conn **out)
+{
+	struct hu_addr a;
+	int err = 0, rc;
+
+	if (loop == NULL || addr == NULL || loop->freeing)
+		return HU_INVAL;
+	if (hu_addr_parse(addr, &a) < 0)
+		return HU_INVAL;
+	if (!loop->in_run)
+		loop->now = hu__now_ms();
+
+	int family = a.sa.ss_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hu__status_errno(NULL);
+	struct hu__cfg *shared = hu__cfg_new(cfg);
+	hu_conn *c = shared
+			 ? hu__conn_new(loop, fd, family != AF_UNIX, shared, 1)
+			 : NULL;
+	hu__cfg_unref(shared); /* the connection holds its own reference */
+	if (c == NULL || (c->peer = hu__malloc(sizeof(a))) == NULL) {
+		if (c)
+			hu__conn_discard(c);
+		close(fd);
+		hu__errno_set(ENOMEM);
+		return HU_ERROR;
+	}
+	*c->peer = a;
+
+	if (connect(fd, (struct sockaddr *)&a.sa, a.len) < 0) {
+		rc = hu__status_errno(&err);
+		if (rc == HU_INVAL || rc == HU_BADF) {
+			/* Not a connect that failed: a bad request. */
+			hu__conn_discard(c);
+			close(fd);
+			hu__errno_set(err);
+			return rc;
+		}
+		if (rc != HU__INPROGRESS && rc != HU__INTR) {
+			/* Failed at once: report it from the loop. */
+			hu__conn_fail(c, rc, err);
+			goto done;
+		}
+	}
+	/* Connected or under way: the first EPOLLOUT says how it went (for
+	 * a connect that completed at once, EPOLL_CTL_ADD reports OUT). */
+	if ((rc = hu__conn_start(c, &err)) < 0) {
+		hu__conn_discard(c);
+		close(fd);
+		hu__errno_set(err);
+		return rc;
+	}
+done:
+	if (out)
+		*out = c;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /*
- * listen.c -- listeners (accept4 until EAGAIN) and outgoing connects.
+ * listen.c -- listeners: accept4 until EAGAIN. (Outgoing connects,
+ * hu_connect(), are with the rest of a connection's start in conn.c.)
  *
  * Accepting: a listener is registered edge-triggered for EPOLLIN, so every
  * edge must be followed by accept4() until EAGAIN, or connections left in
@@ -10,12 +11,6 @@
  * Errors that concern only the one connection being accepted
  * (ECONNABORTED, and the network errors accept(2) says to treat like
  * EAGAIN) are skipped.
- *
- * Connecting: non-blocking; EINPROGRESS is the normal answer even on
- * loopback (kernel-truth.md, 8). Completion is the first EPOLLOUT, and
- * SO_ERROR then says refused, unreachable or connected. A connect that
- * fails at once (a Unix path nobody listens on, no route) is reported the
- * same way, by on_close from the loop, never from inside hu_connect().
  */
 #include "loop.h"
 
@@ -124,11 +119,13 @@ static void accept_all(hu_listener *l)
 			accept_failing(l, HU_ERROR, ENOMEM);
 			return;
 		}
-		int rc = hu__conn_start(c);
+		int err = 0, rc = hu__conn_start(c, &err);
 		if (rc < 0) {
+			/* epoll_ctl()'s own errno (ENOSPC when max_user_watches
+			 * is reached), or ENOMEM from the timer heap. */
 			hu__conn_discard(c);
 			close(fd);
-			accept_failing(l, rc, ENOMEM);
+			accept_failing(l, rc, err);
 			return;
 		}
 		l->failing = 0;
@@ -213,9 +210,8 @@ int hu_listen(hu_loop *loop, const char *addr,
 		err = ENOMEM;
 		goto fail_free;
 	}
-	if ((rc = hu__ep_add(loop->epfd, fd, l, EPOLLIN)) < 0) {
+	if ((rc = hu__ep_add(loop->epfd, fd, l, EPOLLIN, &err)) < 0) {
 		untrack(loop, l);
-		err = 0; /* errno is epoll_ctl()'s */
 		goto fail_free;
 	}
 	*out = l;
@@ -275,63 +271,4 @@ void hu__listener_free(hu_listener *l)
 	hu__free(l->unix_path);
 	hu__cfg_unref(l->cfg);
 	hu__free(l);
-}
-
-int hu_connect(hu_loop *loop, const char *addr,
-	       const struct hu_conn_config *cfg, hu_conn **out)
-{
-	struct hu_addr a;
-	int err = 0, rc;
-
-	if (loop == NULL || addr == NULL || loop->freeing)
-		return HU_INVAL;
-	if (hu_addr_parse(addr, &a) < 0)
-		return HU_INVAL;
-	if (!loop->in_run)
-		loop->now = hu__now_ms();
-
-	int family = a.sa.ss_family;
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return hu__status_errno(NULL);
-	struct hu__cfg *shared = hu__cfg_new(cfg);
-	hu_conn *c = shared
-			 ? hu__conn_new(loop, fd, family != AF_UNIX, shared, 1)
-			 : NULL;
-	hu__cfg_unref(shared); /* the connection holds its own reference */
-	if (c == NULL || (c->peer = hu__malloc(sizeof(a))) == NULL) {
-		if (c)
-			hu__conn_discard(c);
-		close(fd);
-		hu__errno_set(ENOMEM);
-		return HU_ERROR;
-	}
-	*c->peer = a;
-
-	if (connect(fd, (struct sockaddr *)&a.sa, a.len) < 0) {
-		rc = hu__status_errno(&err);
-		if (rc == HU_INVAL || rc == HU_BADF) {
-			/* Not a connect that failed: a bad request. */
-			hu__conn_discard(c);
-			close(fd);
-			hu__errno_set(err);
-			return rc;
-		}
-		if (rc != HU__INPROGRESS && rc != HU__INTR) {
-			/* Failed at once: report it from the loop. */
-			hu__conn_fail(c, rc, err);
-			goto done;
-		}
-	}
-	/* Connected or under way: the first EPOLLOUT says how it went (for
-	 * a connect that completed at once, EPOLL_CTL_ADD reports OUT). */
-	if ((rc = hu__conn_start(c)) < 0) {
-		hu__conn_discard(c);
-		close(fd);
-		return rc;
-	}
-done:
-	if (out)
-		*out = c;
-	return 0;
 }

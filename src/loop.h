@@ -75,7 +75,7 @@ static inline size_t hu__wbuf_size(const struct hu__wbuf *b)
 int hu__ep_create(void);
 /* Register fd edge-triggered for everything a stream socket can report:
  * IN, OUT, RDHUP (HUP and ERR are always reported). Once, for life. */
-int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events);
+int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events, int *err);
 /* Level-triggered (hu_watch): op EPOLL_CTL_ADD or EPOLL_CTL_MOD. */
 int hu__ep_lt(int epfd, int op, int fd, void *ptr, uint32_t events);
 void hu__ep_del(int epfd, int fd);
@@ -261,7 +261,7 @@ void hu__conn_settle(hu_conn *c);
 hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 		      int connecting);
 /* Start life: epoll registration, liveness, timers. 0 or a status. */
-int hu__conn_start(hu_conn *c);
+int hu__conn_start(hu_conn *c, int *err);
 /* on_open, then a read if the peer already sent something. */
 void hu__conn_opened(hu_conn *c);
 void hu__conn_event(hu_conn *c, uint32_t events);

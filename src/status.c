@@ -110,6 +110,14 @@ const char *hu_strerror(int code)
 	}
 }
 
+/* names[-code] below relies on the codes running 0, -1, ..., HU_ERROR
+ * without a gap; a code added last (STYLE.md) must extend the table. */
+_Static_assert(HU_AGAIN == -1 && HU_EOF == -2 && HU_RESET == -3 &&
+		   HU_PIPE == -4 && HU_TIMEOUT == -5 && HU_UNREACH == -6 &&
+		   HU_REFUSED == -7 && HU_BADF == -8 && HU_INVAL == -9 &&
+		   HU_ERROR == -10,
+	       "hu_status_name() indexes its table by -code");
+
 const char *hu_status_name(int code)
 {
 	static const char *const names[] = {
@@ -117,6 +125,8 @@ const char *hu_status_name(int code)
 	    "HU_PIPE", "HU_TIMEOUT", "HU_UNREACH", "HU_REFUSED",
 	    "HU_BADF", "HU_INVAL",   "HU_ERROR",
 	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == 1 - HU_ERROR,
+		       "one name per code, HU_OK to HU_ERROR");
 
 	if (code >= 0)
 		return names[0];
@@ -259,4 +269,28 @@ const char *hu_version(void)
 unsigned hu_version_number(void)
 {
 	return HU_VERSION_NUMBER;
+}
+
+/* The TCP state words of ss(8) and include/net/tcp_states.h. */
+const char *hu_tcp_state_name(int s)
+{
+	static const char *const names[] = {
+	    [HU__TCP_ESTABLISHED] = "ESTABLISHED",
+	    [HU__TCP_SYN_SENT] = "SYN_SENT",
+	    [HU__TCP_SYN_RECV] = "SYN_RECV",
+	    [HU__TCP_FIN_WAIT1] = "FIN_WAIT1",
+	    [HU__TCP_FIN_WAIT2] = "FIN_WAIT2",
+	    [HU__TCP_TIME_WAIT] = "TIME_WAIT",
+	    [HU__TCP_CLOSE] = "CLOSE",
+	    [HU__TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	    [HU__TCP_LAST_ACK] = "LAST_ACK",
+	    [HU__TCP_LISTEN] = "LISTEN",
+	    [HU__TCP_CLOSING] = "CLOSING",
+	};
+
+	if (s == -1)
+		return "UNIX";
+	if (s <= 0 || s > HU__TCP_CLOSING || names[s] == NULL)
+		return "?";
+	return names[s];
 }
