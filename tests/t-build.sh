@@ -5,10 +5,8 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${HU_BUILD:-$top/build}
-n=0 fail=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
+. "$(dirname "$0")/lib/tap.sh"
 
-echo "1..7"
 so=$(ls "$build"/libhangup.so.*.*.* 2>/dev/null | head -1)
 [ -n "$so" ] && [ -f "$build/libhangup.a" ] && [ -x "$build/hangup" ]
 ok $? "make built the static and shared libraries and the tool"
@@ -58,4 +56,4 @@ ${CC:-cc} ${HU_SANFLAGS:-} -o "$tmp/v" "$tmp/v.c" $flags 2>"$tmp/err"
 ok $? "a program compiles and links against the installed copy"
 echo | LD_LIBRARY_PATH="$tmp/usr/lib" "$tmp/v"
 ok $? "and runs: hu_recv on a pipe gives HU_BADF"
-exit $fail
+done_testing

@@ -15,9 +15,7 @@ for t in nc socat; do
 		exit 0
 	fi
 done
-n=0 fail=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+. "$(dirname "$0")/lib/tap.sh"
 tmp=$(mktemp -d)
 pids=()
 ns=
@@ -42,7 +40,6 @@ start_echo() {
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-echo "1..9"
 start_echo "$tmp/echo.out"
 out=$(printf 'hello\n' | timeout 5 nc -N 127.0.0.1 "$port")
 [ "$out" = hello ]
@@ -111,4 +108,4 @@ NFT
 	ip netns del "$ns"
 	ns=
 fi
-exit $fail
+done_testing

@@ -19,21 +19,7 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-failed=0
-ok() { # ok STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=1
-	fi
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n # SKIP $1"
-}
+. "$(dirname "$0")/lib/tap.sh"
 # q FILTER: jq -e over all objects of the default run (slurped)
 q() { jq -e -s "$1" "$tmp/all.json" >/dev/null 2>&1; }
 
@@ -358,5 +344,4 @@ else
 	skip "docs/kernel-truth.md not found"
 fi
 
-echo "1..$n"
-exit $failed
+done_testing

@@ -17,8 +17,7 @@ if [ -n "${HU_SAN:-}" ]; then
 	echo "1..0 # SKIP syscall counts are taken on the plain build"
 	exit 0
 fi
-n=0 fail=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
+. "$(dirname "$0")/lib/tap.sh"
 tmp=$(mktemp -d)
 spid=
 cleanup() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$tmp"; }
@@ -56,7 +55,6 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
-echo "1..5"
 ${CC:-cc} -O2 -o "$tmp/pp" "$tmp/pp.c"
 ok $? "the ping-pong client compiles"
 
@@ -90,4 +88,4 @@ other=$(awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "recvfrom" && $NF != "sendto" &&
 set -- $other
 [ "$2" -lt 50 ] && [ "$ctl" -le 3 ]
 ok $? "nothing else grows with N: $1 other calls, most $2 ($3); epoll_ctl $ctl"
-exit $fail
+done_testing

@@ -10,14 +10,12 @@ if [ ! -x "$peer_bin" ]; then
 	echo "1..0 # SKIP $peer_bin (the peer) not built"
 	exit 0
 fi
-n=0 fail=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
+. "$(dirname "$0")/lib/tap.sh"
 tmp=$(mktemp -d)
 peer_pid=
 cleanup() { [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-echo "1..5"
 sed -n '/<!-- example:begin -->/,/<!-- example:end -->/p' "$top/README.md" |
 	sed '1,2d;$d' | sed '$d' >"$tmp/client.c"
 grep -q 'hu_recv' "$tmp/client.c"
@@ -60,4 +58,4 @@ ok $? "against a peer that resets: says RST, exit 1 (rc=$rc peer=$peer_rc: $(pri
 out=$(timeout 10 "$tmp/client" "127.0.0.1:notaport" 2>&1); rc=$?
 [ $rc -eq 2 ]
 ok $? "a malformed address: exit 2 (rc=$rc)"
-exit $fail
+done_testing

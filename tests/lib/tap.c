@@ -13,23 +13,19 @@
 
 #define SKIP_EXIT 77
 
-static int planned, number, failed;
+static int number, failed;
 static int case_failures;
 static int skip_pipe = -1;
 
-void tap_plan(int n)
-{
-	planned = n;
-	printf("1..%d\n", n);
-	fflush(stdout);
-}
-
+/*
+ * The plan comes last ("done_testing"), counted by the harness, not by
+ * hand: TAP allows it after the tests, and prove fails a run that ends
+ * without one (a crash before tap_done()), so nothing is lost.
+ */
 int tap_done(void)
 {
-	if (number != planned) {
-		printf("# planned %d tests but ran %d\n", planned, number);
-		return 1;
-	}
+	printf("1..%d\n", number);
+	fflush(stdout);
 	return failed ? 1 : 0;
 }
 

@@ -7,9 +7,10 @@
  * open fds before and after the case: a leaked fd fails it.
  *
  *	static void t_fin(void) { ... CHECK(n == 0, "recv gave %zd", n); }
- *	int main(void) { tap_plan(1); RUN(t_fin, 5); return tap_done(); }
+ *	int main(void) { RUN(t_fin, 5); return tap_done(); }
  *
- * In a case, CHECK() records a failure and goes on; REQUIRE() stops the
+ * tap_done() prints the plan, counted as the cases ran. In a case,
+ * CHECK() records a failure and goes on; REQUIRE() stops the
  * case; SKIP() ends it as skipped with a reason ("# SKIP reason" in TAP).
  */
 #ifndef HU_TAP_H
@@ -17,7 +18,6 @@
 
 #include <stdarg.h>
 
-void tap_plan(int n);
 int tap_done(void);
 void tap_run(const char *name, void (*fn)(void), unsigned timeout_s);
 void tap_check(int ok, const char *file, int line, const char *fmt, ...)
