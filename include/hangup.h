@@ -305,9 +305,13 @@ HU_EXPORT int hu_report(int fd, struct hu_report *out);
  * Always closes an fd that is an open stream socket. Returns 0 when the
  * peer's FIN came in time, HU_TIMEOUT when linger_ms ran out first,
  * HU_RESET (or HU_TIMEOUT, HU_PIPE) when the connection was already dead or
- * died meanwhile. If `out` is not NULL it is filled just before the close;
+ * died meanwhile. A socket with no connection at all (never connected,
+ * connecting, listening) is closed too and gives HU_PIPE, errno ENOTCONN
+ * (or the status of an error the kernel still held for it, e.g.
+ * HU_REFUSED). If `out` is not NULL it is filled just before the close;
  * out->unsent is then the number of bytes the peer never acknowledged.
- * HU_BADF (not an open stream socket -- the fd is then left alone).
+ * HU_BADF (not an open stream socket -- the fd is then left alone) is the
+ * only result after which the fd is still open.
  */
 HU_EXPORT int hu_close_graceful(int fd, unsigned linger_ms,
 				struct hu_report *out);
@@ -569,9 +573,10 @@ HU_EXPORT void hu_timer_stop(hu_timer *t);
  * again. A hang-up or an error counts as HU_READABLE (the read then says
  * which). The fd stays the caller's: hu_watch_stop() does not close it.
  *
- * Returns 0 and sets *out, HU_INVAL (bad arguments, or events has no
- * known bit), HU_BADF (fd is not open, or cannot be watched -- a regular
- * file or a directory is always ready: read it directly), HU_ERROR.
+ * Returns 0 and sets *out, HU_INVAL (bad arguments; events 0, or with a
+ * bit other than HU_READABLE and HU_WRITABLE), HU_BADF (fd is not open, or
+ * cannot be watched -- a regular file or a directory is always ready: read it
+ * directly), HU_ERROR.
  */
 HU_EXPORT int hu_watch_start(hu_loop *loop, int fd, unsigned events,
 			     void (*cb)(hu_watch *w, unsigned events,
