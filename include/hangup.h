@@ -494,7 +494,11 @@ HU_EXPORT void hu_listener_close(hu_listener *l);
  * Start a non-blocking connect to `addr`. Returns 0 and sets *out (may be
  * NULL); then exactly one of on_open or on_close (reason refused,
  * unreachable, connect-timeout, ...) follows, from the loop -- never from
- * inside this call. A call that fails (HU_INVAL, HU_ERROR) calls nothing.
+ * inside this call. "unreachable" includes a TCP connect that the kernel
+ * refused at once for want of a route: errno ENETUNREACH, EHOSTUNREACH,
+ * EINVAL (a blackhole route, a link-local IPv6 address with no interface)
+ * or EACCES (a prohibit route). A call that fails (HU_INVAL, HU_ERROR)
+ * calls nothing.
  */
 HU_EXPORT int hu_connect(hu_loop *loop, const char *addr,
 			 const struct hu_conn_config *cfg, hu_conn **out);
