@@ -151,6 +151,9 @@ void cli_sink_done(void);
 void cli_guard_std_fds(void);
 extern unsigned cli_closed_fds;
 
+/* A loop and the signalfd (cli_signals()), or NULL after a message. */
+hu_loop *cli_start(const char *cmd, int *sfd);
+
 /* Block SIGINT, SIGTERM and SIGHUP and return a signalfd for them (or -1);
  * ignore SIGPIPE. */
 int cli_signals(void);

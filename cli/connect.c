@@ -377,13 +377,8 @@ int cmd_connect(int argc, char **argv)
 	cfg.connect_timeout_ms = o.connect_timeout_ms;
 	const char *text = o.addr;
 
-	C.loop = hu_loop_new();
-	C.sfd = cli_signals();
-	if (C.loop == NULL || C.sfd < 0) {
-		cli_diag("hangup connect: cannot start: %s\n", strerror(errno));
-		hu_loop_free(C.loop);
+	if ((C.loop = cli_start("connect", &C.sfd)) == NULL)
 		return EXIT_OTHER;
-	}
 	struct cli_sink_hooks hooks = {
 	    .on_room = on_room, .on_idle = on_idle, .on_gone = on_gone};
 	cli_sink_init(C.loop, &hooks);

@@ -529,27 +529,25 @@ int cmd_listen(int argc, char **argv)
 	const char *text = o.addr;
 	L.mode = o.echo ? MODE_ECHO : o.discard ? MODE_DISCARD : MODE_PRINT;
 
-	L.loop = hu_loop_new();
-	L.sfd = cli_signals();
-	if (L.loop == NULL || L.sfd < 0) {
-		cli_diag("hangup listen: cannot start: %s\n", strerror(errno));
-		hu_loop_free(L.loop);
+	if ((L.loop = cli_start("listen", &L.sfd)) == NULL)
 		return EXIT_OTHER;
-	}
 	struct cli_sink_hooks hooks = {
 	    .on_room = on_room, .on_idle = on_idle, .on_gone = on_gone};
 	cli_sink_init(L.loop, &hooks);
 	cli_events_init(L.json);
 
+	/* errno is taken at once, where it is hu_listen()'s: replace_stale()
+	 * makes calls of its own. */
 	int rc = hu_listen(L.loop, text, &cfg, &L.l);
-	if (rc == HU_ERROR && errno == EADDRINUSE && replace_stale(text))
+	int err = rc < 0 ? errno : 0;
+	if (rc == HU_ERROR && err == EADDRINUSE && replace_stale(text)) {
 		rc = hu_listen(L.loop, text, &cfg, &L.l);
+		err = rc < 0 ? errno : 0;
+	}
 	if (rc < 0) {
-		int err = errno; /* meaningful: the call failed */
 		const char *en = hu_errno_name(err);
 
-		if (rc == HU_ERROR && err == EADDRINUSE &&
-		    strncmp(text, "unix:", 5) == 0)
+		if (rc == HU_ERROR && err == EADDRINUSE && L.in_the_way)
 			cli_diag("hangup listen: cannot listen on %s: %s\n",
 				 text, L.in_the_way);
 		else if (rc == HU_ERROR)

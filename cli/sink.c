@@ -273,6 +273,25 @@ void cli_guard_std_fds(void)
 	}
 }
 
+hu_loop *cli_start(const char *cmd, int *sfd)
+{
+	hu_loop *loop = hu_loop_new();
+	int err;
+
+	if (loop == NULL) {
+		err = errno; /* hu_loop_new() failed: errno is its cause */
+		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
+		return NULL;
+	}
+	if ((*sfd = cli_signals()) < 0) {
+		err = errno; /* sigprocmask() or signalfd() failed */
+		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
+		hu_loop_free(loop);
+		return NULL;
+	}
+	return loop;
+}
+
 int cli_signals(void)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};

@@ -344,18 +344,22 @@ struct hu_addr {
  * Parse `text` into *out. Accepted forms:
  *   HOST:PORT     HOST an IPv4 literal (127.0.0.1) or "localhost"
  *   [V6]:PORT     an IPv6 literal, e.g. [::1]:8080
+ *   [V6%IF]:PORT  with a scope id: an interface name or number, e.g.
+ *                 [fe80::1%eth0]:80 (a link-local address needs one)
  *   :PORT         loopback 127.0.0.1
  *   unix:PATH     a Unix-domain socket path (unix:@NAME is abstract)
  * PORT is 0..65535 (0 lets the kernel choose when binding). No DNS lookup is
- * ever made. Returns 0, or HU_INVAL (malformed, port out of range, path too
- * long for sun_path, NULL arguments).
+ * ever made (an interface name is looked up on this host, if_nametoindex).
+ * Returns 0, or HU_INVAL (malformed, port out of range, unknown interface,
+ * path too long for sun_path, NULL arguments).
  */
 HU_EXPORT int hu_addr_parse(const char *text, struct hu_addr *out);
 
 /**
  * Format a socket address as hu_addr_parse() reads it ("127.0.0.1:80",
- * "[::1]:80", "unix:/tmp/s"). Writes at most `size` bytes including the NUL
- * and returns the length it needed (like snprintf), or HU_INVAL.
+ * "[::1]:80", "[fe80::1%eth0]:80", "unix:/tmp/s"). Writes at most `size` bytes
+ * including the NUL and returns the length it needed (like snprintf), or
+ * HU_INVAL.
  */
 HU_EXPORT int hu_addr_format(const struct sockaddr *sa, socklen_t len,
 			     char *buf, size_t size);
