@@ -6,9 +6,10 @@
 #   make install      PREFIX=/usr/local DESTDIR= (header, libs, hangup.pc, man)
 #   make bench        benchmarks (see bench/README.md)
 #
-# Every source file is found by wildcard: src/*.c is the library, cli/*.c the
-# tool, tests/t-*.c the C tests, tests/helper/*.c small peer programs that the
-# shell tests drive (like git's test-tool; not tests themselves, so not t-*),
+# Every source file is found by wildcard: src/*.c is the library, cli/*.c
+# and cli/*/*.c the tool (a folder per big command: cli/lab/), tests/t-*.c
+# the C tests, tests/helper/*.c small peer programs that the shell tests
+# drive (like git's test-tool; not tests themselves, so not t-*),
 # examples/*.c one program each.
 
 VERSION   := 0.1.0
@@ -38,7 +39,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
 endif
 
 LIB_SRC   := $(sort $(wildcard src/*.c))
-CLI_SRC   := $(sort $(wildcard cli/*.c))
+CLI_SRC   := $(sort $(wildcard cli/*.c cli/*/*.c))
 TEST_SRC  := $(sort $(wildcard tests/t-*.c))
 TLIB_SRC  := $(sort $(wildcard tests/lib/*.c))
 HELP_SRC  := $(sort $(wildcard tests/helper/*.c))
@@ -206,6 +207,7 @@ uninstall:
 	    $(MAN3_LINKS:%=$(DESTDIR)$(MANDIR)/man3/%.3)
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h cli/*.c cli/*.h \
+               cli/*/*.c cli/*/*.h \
                tests/*.c tests/*.h tests/lib/*.c tests/lib/*.h \
                tests/helper/*.c examples/*.c \
                bench/*.c bench/*.h)

@@ -274,9 +274,10 @@ void cli_event(const struct cli_event *e)
 		add_str(&l, "errno", en);
 		add(&l, ",\"bytes_in\":%llu,\"bytes_out\":%llu", bin, bout);
 		if (in)
-			add(&l, ",\"undelivered\":%llu", in->undelivered);
+			add(&l, ",\"undelivered\":%llu,\"discarded\":%llu",
+			    in->undelivered, in->discarded);
 		else
-			add(&l, ",\"undelivered\":null");
+			add(&l, ",\"undelivered\":null,\"discarded\":null");
 		add(&l, ",\"ms\":%llu", ms);
 		if (e->probe)
 			add_probe(&l, e->probe);
@@ -297,6 +298,10 @@ void cli_event(const struct cli_event *e)
 		add(&l, " phase=%s in=%llu out=%llu", e->phase, bin, bout);
 	if (in)
 		add(&l, " undelivered=%llu", in->undelivered);
+	/* Of in=, the bytes read and dropped while closing: said only when
+	 * there were some, so the usual line stays short. */
+	if (in && in->discarded > 0)
+		add(&l, " discarded=%llu", in->discarded);
 	add(&l, " ms=%llu", ms);
 	emit(&l);
 }

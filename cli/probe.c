@@ -211,6 +211,19 @@ int cmd_probe(int argc, char **argv)
 	cli_events_init(json);
 	double t0 = now_ms();
 	int ours, err = connect_within(fd, &addr, ctimeout, &ours);
+	if (err == ECONNRESET || err == EPIPE) {
+		/* The handshake completed: an RST in SYN_SENT leaves
+		 * ECONNREFUSED, one after it ECONNRESET (tcp_reset()). The
+		 * peer accepted and reset before we looked: connected, then
+		 * gone -- as the loop reports it (hu_connect()). */
+		printf("connected to %s\n", text);
+		printf("%8.0f ms  peer=%-4s state=%-11s error=%s\n",
+		       now_ms() - t0, peer_word(HU_PEER_GONE), "CLOSE",
+		       hu_errno_name(err));
+		printf("peer reset: %s\n", hu_strerror(HU_RESET));
+		close(fd);
+		return EXIT_RESET;
+	}
 	if (err != 0) {
 		const char *name = hu_errno_name(err);
 		struct hu_close_info info = {

@@ -180,8 +180,8 @@ enum hu_peer {
 	HU_PEER_OPEN = 0, /**< no sign that the peer has gone */
 	HU_PEER_EOF = 1,  /**< the peer's FIN arrived; `unread` bytes may still
 			       be queued before it */
-	HU_PEER_GONE =
-	    2 /**< reset, timed out or errored; `status` says which */
+	/** reset, timed out or errored; `status` says which */
+	HU_PEER_GONE = 2
 };
 
 /** The result of hu_probe(): a snapshot, taken without consuming data. */
@@ -218,6 +218,9 @@ struct hu_probe {
  * (out NULL, or a listening socket: it has no peer).
  */
 HU_EXPORT int hu_probe(int fd, struct hu_probe *out);
+
+/** The word for a probe's `peer`: "open", "eof" or "gone" ("?" otherwise). */
+HU_EXPORT const char *hu_peer_name(int peer);
 
 /**
  * Arm dead-peer detection on the TCP socket `fd`: a peer that vanished (host
@@ -394,22 +397,43 @@ enum hu_phase {
 /** The word for a phase ("connecting", "open", "peer-done", ...). */
 HU_EXPORT const char *hu_phase_name(int phase);
 
-/** What on_close reports: the connection's end and its accounting. */
+/**
+ * What on_close reports: the connection's end and its accounting. Final:
+ * nothing the report says changes after on_close (the loop never leaves
+ * the kernel sending data it reported as undelivered).
+ */
 struct hu_close_info {
 	int reason; /**< enum hu_reason */
-	int error;  /**< the errno value behind it (ECONNRESET...), or 0 */
-	int phase;  /**< enum hu_phase at the moment it ended */
-	unsigned long long bytes_in;    /**< bytes received and delivered */
-	unsigned long long bytes_out;   /**< bytes the kernel accepted */
-	unsigned long long undelivered; /**< bytes we wrote (buffered or sent)
-					     that the peer never acknowledged:
-					     our buffer plus, on TCP, the
-					     kernel's unacknowledged bytes
-					     (SIOCOUTQ, our FIN not counted).
-					     Before an eof/local close the
-					     loop waits up to linger_ms for
-					     the ACK, so this is final */
-	unsigned long long duration_ms; /**< from creation to close */
+	/** The errno value behind it (ECONNRESET...), or 0. An RST that
+	 * follows the peer's FIN reads EPIPE (the kernel's word for an RST
+	 * in CLOSE_WAIT) with reason "reset" and phase "peer-done": the
+	 * peer reset after finishing; it says nothing about our writes. */
+	int error;
+	/** enum hu_phase when it ended; for an idle close, the phase the
+	 * idle timer found ("open" for a plain idle connection). */
+	int phase;
+	/** Every payload byte read from the peer, `discarded` included. */
+	unsigned long long bytes_in;
+	unsigned long long bytes_out; /**< bytes the kernel accepted */
+	/**
+	 * Bytes we wrote (buffered or sent) that the peer never acknowledged:
+	 * our buffer plus, on TCP, the kernel's unacknowledged bytes
+	 * (SIOCOUTQ, our FIN not counted). Exact and final: before an eof,
+	 * local or idle close the loop waits for the ACK, and when it gives
+	 * up (linger_ms with no progress, see hu_conn_config.linger_ms) it
+	 * aborts with an RST, so nothing more reaches the peer and the peer
+	 * sees a cut stream, not a clean end. What the peer received +
+	 * undelivered = bytes_out + what was still buffered, give or take
+	 * the bytes in flight at the abort.
+	 */
+	unsigned long long undelivered;
+	/** From creation to the moment the loop learned of the end (for a
+	 * paused connection that is when the RST or timeout came, not when
+	 * reading resumed). */
+	unsigned long long duration_ms;
+	/** Of bytes_in, those read and thrown away while closing (the
+	 * linger of a graceful or idle close), never given to on_data. */
+	unsigned long long discarded;
 };
 
 /**
@@ -440,16 +464,26 @@ struct hu_conn_callbacks {
 /** How connections are made and kept; zeroes mean the defaults. */
 struct hu_conn_config {
 	struct hu_conn_callbacks cb;
-	void *user;                  /**< initial hu_conn_user() value */
-	unsigned idle_ms;            /**< close with "idle" after this long
-					  without data either way; 0 = never */
+	void *user; /**< initial hu_conn_user() value */
+	/** Close with reason "idle" after this long with no byte moved
+	 * either way and none waiting to be read (a paused connection with
+	 * data queued is not idle: backpressure is not silence). The close
+	 * is graceful, as hu_conn_close(HU_GRACEFUL): FIN, then read and
+	 * discard until the peer's FIN or linger_ms -- so a slowloris peer
+	 * holds the connection at most linger_ms past idle_ms. 0 = never. */
+	unsigned idle_ms;
 	unsigned liveness_ms;        /**< hu_liveness(): dead peer closes with
 					  "timeout"; 0 = off */
 	unsigned heartbeat_ms;       /**< on_heartbeat period; 0 = none */
 	unsigned connect_timeout_ms; /**< outgoing only; 0 = kernel's own */
-	unsigned linger_ms;          /**< graceful close: how long to wait
-					  for the peer's FIN; 0 = 5000 */
-	size_t high_water;           /**< write buffer mark; 0 = 64 KiB */
+	/** Bounds every close the loop waits on; 0 = 5000. A graceful
+	 * (or idle) close: flush, FIN and the peer's FIN within linger_ms
+	 * in all. The flush before the automatic close after the peer's
+	 * FIN: linger_ms with no byte taken by the peer (a slow reader is
+	 * not cut off). Running out with data undelivered ends in an RST;
+	 * on_close then says ETIMEDOUT and the exact undelivered count. */
+	unsigned linger_ms;
+	size_t high_water; /**< write buffer mark; 0 = 64 KiB */
 };
 
 /** A listener's configuration. */
@@ -475,7 +509,8 @@ HU_EXPORT void hu_loop_stop(hu_loop *loop);
 /**
  * Close every listener, abort every connection (each gets its on_close with
  * reason "abort"), stop every timer and watch, and free the loop. Not from
- * inside a callback of this loop (it does nothing then).
+ * inside a callback of this loop (it does nothing then), including the
+ * on_close calls that hu_loop_free() itself makes.
  */
 HU_EXPORT void hu_loop_free(hu_loop *loop);
 /** The loop's cached monotonic time in milliseconds. */
@@ -503,6 +538,9 @@ HU_EXPORT void hu_listener_close(hu_listener *l);
  * EINVAL (a blackhole route, a link-local IPv6 address with no interface)
  * or EACCES (a prohibit route). A call that fails (HU_INVAL, HU_ERROR)
  * calls nothing.
+ * A handshake that completed is always an open connection: a peer that
+ * accepts and resets at once gives on_open, then on_close "reset" in
+ * phase "open", however the two reach the loop.
  */
 HU_EXPORT int hu_connect(hu_loop *loop, const char *addr,
 			 const struct hu_conn_config *cfg, hu_conn **out);
@@ -529,8 +567,10 @@ HU_EXPORT int hu_conn_shutdown(hu_conn *c);
 #define HU_ABORT 1    /**< RST now; discard anything unsent */
 /**
  * Close the connection. HU_GRACEFUL ends with reason "local" (or what the
- * peer did meanwhile); HU_ABORT with "abort". Safe inside any callback;
- * a second close is a no-op.
+ * peer did meanwhile); HU_ABORT with "abort". Safe inside any callback.
+ * A second HU_GRACEFUL is a no-op; HU_ABORT during a graceful (or idle)
+ * close cuts its linger short: RST now, reason "abort", phase as it was.
+ * Once the connection has ended (on_close queued) any close is a no-op.
  */
 HU_EXPORT void hu_conn_close(hu_conn *c, int how);
 

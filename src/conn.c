@@ -1,7 +1,8 @@
 /*
- * conn.c -- a connection's life on the loop: reading, writing with a
- * buffer and a high-water mark, half-close, graceful and abortive close,
- * timers, and the one on_close that says why it ended.
+ * conn.c -- a connection's life on the loop: creation, its timer (idle,
+ * linger, heartbeat, drain), reading and noticing the end, connecting,
+ * graceful and abortive close, pause/resume and the accessors. Writing is
+ * in conn-write.c, the end and its report in conn-end.c.
  *
  * How the end is noticed. Every connection is registered once, edge-
  * triggered, with EPOLLRDHUP (epoll.c). The event that reports an end is
@@ -36,146 +37,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define GONE(c) (((c)->flags & HU__C_FINISHED) != 0)
-
-static const struct hu_conn_callbacks *cbs(const hu_conn *c)
-{
-	return &c->cfg->c.cb;
-}
-
-static void settle(hu_conn *c);
-static void conn_flush(hu_conn *c);
-
-/* ---- the end ---- */
-
-/*
- * The phase moves forward only: open, then peer-done or local-done for
- * whichever half-close came first (the other one ends the connection), or
- * closing once we began a graceful close. on_close reports the phase the
- * connection was in when the end came (DESIGN.md, close reasons).
- */
-static void enter(hu_conn *c, int phase)
-{
-	if (c->phase == HU_PHASE_OPEN || phase == HU_PHASE_CLOSING)
-		c->phase = phase;
-}
-
-/*
- * Bytes we wrote that the peer never acknowledged: what is still in our
- * buffer plus, on TCP, SIOCOUTQ (write_seq - snd_una). SIOCOUTQ counts our
- * FIN too once it is sent, and keeps its value after a reset, which is
- * what we want: those bytes were never acknowledged. On a Unix socket the
- * kernel counts buffer memory, not payload (kernel-truth.md, 10), so only
- * our own buffer is counted there.
- */
-static uint64_t unacked(const hu_conn *c)
-{
-	int outq = 0;
-
-	if (!(c->flags & HU__C_TCP) || c->info.bytes_out == 0 || c->io.fd < 0 ||
-	    ioctl(c->io.fd, SIOCOUTQ, &outq) < 0 || outq <= 0)
-		return 0;
-	uint64_t q = (uint64_t)outq;
-	if (c->flags & HU__C_SHUT_DONE)
-		q--; /* our FIN's sequence number */
-	return q < c->info.bytes_out ? q : c->info.bytes_out;
-}
-
-/* `kernel` is what unacked() said just now, or -1 to ask it. */
-static void finish(hu_conn *c, int reason, int err, int abort, int64_t kernel)
-{
-	hu_loop *loop = c->loop;
-
-	if (GONE(c))
-		return;
-	c->info.reason = reason;
-	c->info.error = err;
-	c->info.phase = c->phase;
-	c->info.undelivered = hu__wbuf_size(c->wbuf) +
-			      (kernel >= 0 ? (uint64_t)kernel : unacked(c));
-	c->flags |= HU__C_FINISHED;
-	hu__timer_disarm(loop, &c->timer);
-	hu__free(c->wbuf);
-	c->wbuf = NULL;
-	if (c->io.fd >= 0) {
-		hu__ep_del(loop->epfd, c->io.fd);
-		if (abort && (c->flags & HU__C_TCP)) {
-			/* SO_LINGER {1, 0}: tcp_close() sends RST at once and
-			 * drops what is unsent (net/ipv4/tcp.c). */
-			struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-			(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg,
-					 sizeof(lg));
-		}
-		hu__stash_forget(c->io.fd);
-		close(c->io.fd);
-		c->io.fd = -1;
-	}
-	c->info.duration_ms = hu__now_ms() - c->info.duration_ms;
-	hu__loop_closed(c);
-}
-
-void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
-{
-	finish(c, reason, err, abort, -1);
-}
-
-/* The reason a failed call stands for, in the phase we are in. */
-static int reason_of(const hu_conn *c, int status, int err)
-{
-	if (c->flags & HU__C_CONNECTING) {
-		/* SYN retries ran out: the connect timed out. A Unix path
-		 * with no socket behind it is a refusal as well. */
-		if (status == HU_TIMEOUT)
-			return HU_CLOSE_CONNECT_TIMEOUT;
-		if (err == ENOENT)
-			return HU_CLOSE_REFUSED;
-	}
-	return hu_reason_from_status(status);
-}
-
-/* A call failed with `status`/`err`: end the connection with the reason. A
- * reset taken earlier by SO_ERROR explains a later EPIPE or EOF better. */
-void hu__conn_fail(hu_conn *c, int status, int err)
-{
-	if (c->pending_err != 0 && (status == HU_PIPE || status == HU_EOF)) {
-		err = c->pending_err;
-		status = hu__status_of(err);
-	}
-	hu__conn_finish(c, reason_of(c, status, err), err, 0);
-}
-
-/* The pending socket error, consumed (0 if none). */
-static int take_error(hu_conn *c)
-{
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = 0;
-	if (err != 0 && c->pending_err == 0)
-		c->pending_err = err;
-	return c->pending_err;
-}
+static void close_gracefully(hu_conn *c, unsigned why);
 
 /* ---- timers ---- */
 
-static void rearm(hu_conn *c)
+/*
+ * A paused connection with bytes in its receive queue is not idle: the
+ * peer sent them, the application has not taken them yet. Closing it as
+ * idle would throw them away (and, with them unread, close() would send
+ * an RST). A connection that reads has nothing queued after its last
+ * read, so only a paused one pays for the ioctl, and only when the idle
+ * timer fires.
+ */
+static int waiting_to_be_read(const hu_conn *c)
 {
-	const struct hu_conn_config *cfg = &c->cfg->c;
-	uint64_t due = UINT64_MAX;
-
-	if (c->deadline)
-		due = c->deadline;
-	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
-	    c->last_io + cfg->idle_ms < due)
-		due = c->last_io + cfg->idle_ms;
-	if (c->next_beat && c->next_beat < due)
-		due = c->next_beat;
-	if (due == UINT64_MAX)
-		hu__timer_disarm(c->loop, &c->timer);
-	else if (hu__timer_arm(c->loop, &c->timer, due) < 0)
-		hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
+	return (c->flags & HU__C_PAUSED) &&
+	       hu__queue_bytes(c->io.fd, SIOCINQ) > 0;
 }
 
 static void conn_timer(hu_loop *loop, struct hu__tnode *n)
@@ -184,21 +61,23 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 	const struct hu_conn_config *cfg = &c->cfg->c;
 	uint64_t now = loop->now;
 
-	if (GONE(c))
+	if (HU__GONE(c))
 		return;
 	if (c->flags & HU__C_DRAIN) {
-		if (unacked(c) == 0) {
+		if (hu__conn_unacked(c) == 0) {
 			hu__conn_finish(c, c->info.reason, 0, 0);
 			return;
 		}
-		if (now >= c->deadline) {
-			/* Still unacknowledged after linger_ms. */
-			hu__conn_finish(c, c->info.reason, ETIMEDOUT, 0);
+		/* Still unacknowledged after linger_ms: in all, for a graceful
+		 * close; with no progress, after an automatic one. */
+		if (now >= c->deadline &&
+		    ((c->flags & HU__C_LINGER) || !hu__conn_progressed(c))) {
+			hu__conn_give_up(c, c->info.reason);
 			return;
 		}
 		c->poll_ms = c->poll_ms < 25 ? c->poll_ms * 2 : 50;
 		c->next_beat = now + c->poll_ms;
-		rearm(c);
+		hu__conn_rearm(c);
 		return;
 	}
 	if (c->deadline && now >= c->deadline) {
@@ -209,25 +88,34 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 		}
 		if (c->flags & HU__C_CLOSING) {
 			/* The peer never sent its FIN within linger_ms. */
-			hu__conn_finish(c, HU_CLOSE_LOCAL, ETIMEDOUT, 0);
+			hu__conn_give_up(c, hu__conn_closing_reason(c));
 			return;
 		}
-		c->deadline = 0;
+		if (!hu__conn_flushing_to_close(c)) {
+			c->deadline = 0;
+		} else if (!hu__conn_progressed(c)) {
+			/* linger_ms without the peer taking a byte. */
+			hu__conn_give_up(c, HU_CLOSE_EOF);
+			return;
+		}
 	}
 	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
 	    now - c->last_io >= cfg->idle_ms) {
-		hu__conn_finish(c, HU_CLOSE_IDLE, 0, 0);
-		return;
+		if (!waiting_to_be_read(c)) {
+			close_gracefully(c, HU__C_IDLE);
+			return;
+		}
+		c->last_io = now; /* backpressure is not silence */
 	}
 	if (c->next_beat && now >= c->next_beat) {
 		c->next_beat = now + cfg->heartbeat_ms;
-		if (cbs(c)->on_heartbeat && !(c->flags & HU__C_CLOSING)) {
-			cbs(c)->on_heartbeat(c);
-			if (GONE(c))
+		if (hu__cbs(c)->on_heartbeat && !(c->flags & HU__C_CLOSING)) {
+			hu__cbs(c)->on_heartbeat(c);
+			if (HU__GONE(c))
 				return;
 		}
 	}
-	rearm(c);
+	hu__conn_rearm(c);
 }
 
 /* Connected (or accepted): arm what only an open connection has. */
@@ -241,7 +129,7 @@ static void established(hu_conn *c)
 		(void)hu_liveness(c->io.fd, cfg->liveness_ms);
 	if (cfg->heartbeat_ms)
 		c->next_beat = c->loop->now + cfg->heartbeat_ms;
-	rearm(c);
+	hu__conn_rearm(c);
 }
 
 /* ---- creation ---- */
@@ -295,10 +183,10 @@ int hu__conn_start(hu_conn *c)
 void hu__conn_opened(hu_conn *c)
 {
 	established(c);
-	if (GONE(c))
+	if (HU__GONE(c))
 		return;
-	if (cbs(c)->on_open)
-		cbs(c)->on_open(c);
+	if (hu__cbs(c)->on_open)
+		hu__cbs(c)->on_open(c);
 }
 
 void hu__conn_discard(hu_conn *c)
@@ -313,8 +201,8 @@ void hu__conn_discard(hu_conn *c)
 
 void hu__conn_free(hu_conn *c)
 {
-	if (cbs(c)->on_close)
-		cbs(c)->on_close(c, &c->info);
+	if (hu__cbs(c)->on_close)
+		hu__cbs(c)->on_close(c, &c->info);
 	hu__conn_discard(c);
 }
 
@@ -323,27 +211,38 @@ void hu__conn_free(hu_conn *c)
 static void peer_eof(hu_conn *c, uint32_t ev)
 {
 	int err = c->pending_err;
+	int fin_first = 0;
 
 	/* recv() says 0 with an error pending only after a FIN: it checks
 	 * SOCK_DONE (set by tcp_fin()) before sk_err. So the FIN came first
-	 * and the RST after it (kernel-truth.md, 1b): peer-done, then reset.
-	 * (An error taken earlier, while paused, proves no FIN.) */
-	if (err == 0 && (ev & EPOLLERR) && (err = take_error(c)) != 0)
-		enter(c, HU_PHASE_PEER_DONE);
+	 * and the RST after it (kernel-truth.md, 1b; haproxy's "option
+	 * nolinger", shutdown() then SO_LINGER {1, 0}): the application
+	 * hears the eof it was sent, then on_close says reset in peer-done.
+	 * (An error taken earlier, while paused, proves no FIN: after
+	 * SO_ERROR took sk_err, a reset socket also reads 0.) */
+	if (err == 0 && (ev & EPOLLERR) && (err = hu__conn_take_error(c)) != 0)
+		fin_first = 1;
+	if (err != 0 && !fin_first) {
+		hu__conn_fail(c, hu__status_of(err), err);
+		return;
+	}
+	if (!(c->flags & HU__C_PEER_DONE)) {
+		c->flags |= HU__C_PEER_DONE;
+		hu__conn_enter(c, HU_PHASE_PEER_DONE);
+		if (!(c->flags & HU__C_CLOSING) && hu__cbs(c)->on_eof) {
+			/* Writes from here fail: pending_err holds the RST. */
+			hu__cbs(c)->on_eof(c);
+			if (HU__GONE(c))
+				return;
+		}
+	} else if (err == 0) {
+		return; /* EOF is sticky; we knew */
+	}
 	if (err != 0) {
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
 	}
-	if (c->flags & HU__C_PEER_DONE)
-		return; /* EOF is sticky; we knew */
-	c->flags |= HU__C_PEER_DONE;
-	enter(c, HU_PHASE_PEER_DONE);
-	if (!(c->flags & HU__C_CLOSING) && cbs(c)->on_eof) {
-		cbs(c)->on_eof(c);
-		if (GONE(c))
-			return;
-	}
-	settle(c);
+	hu__conn_settle(c);
 }
 
 /*
@@ -358,9 +257,15 @@ static void conn_read(hu_conn *c, uint32_t ev)
 
 	if ((c->flags & HU__C_PAUSED) && !(c->flags & HU__C_CLOSING)) {
 		/* Not reading now; an error is taken (and kept) so that it
-		 * is not lost, and is reported when reading resumes. */
-		if (ev & EPOLLERR)
-			take_error(c);
+		 * is not lost, and is reported when reading resumes. The
+		 * connection's life ended now, not when the application
+		 * resumes: its duration stops here. */
+		if ((ev & EPOLLERR) && hu__conn_take_error(c) != 0 &&
+		    !(c->flags & HU__C_ENDED)) {
+			c->info.duration_ms =
+			    hu__now_ms() - c->info.duration_ms;
+			c->flags |= HU__C_ENDED;
+		}
 		return;
 	}
 	for (;;) {
@@ -369,12 +274,15 @@ static void conn_read(hu_conn *c, uint32_t ev)
 
 		if (n > 0) {
 			c->last_io = c->loop->now;
-			if (c->flags & HU__C_CLOSING)
-				continue; /* lingering: read, discard */
 			c->info.bytes_in += (uint64_t)n;
-			if (cbs(c)->on_data) {
-				cbs(c)->on_data(c, buf, (size_t)n);
-				if (GONE(c))
+			if (c->flags & HU__C_CLOSING) {
+				/* Lingering: read, count, discard. */
+				c->info.discarded += (uint64_t)n;
+				continue;
+			}
+			if (hu__cbs(c)->on_data) {
+				hu__cbs(c)->on_data(c, buf, (size_t)n);
+				if (HU__GONE(c))
 					return;
 				if (c->flags & HU__C_CLOSING)
 					continue;
@@ -403,170 +311,67 @@ static void conn_read(hu_conn *c, uint32_t ev)
 
 void hu__conn_read_ready(hu_conn *c)
 {
-	if (GONE(c) || (c->flags & HU__C_CONNECTING))
+	if (HU__GONE(c) || (c->flags & HU__C_CONNECTING))
 		return;
 	conn_read(c, c->pending_err ? EPOLLERR : 0);
-	if (!GONE(c) && c->wbuf)
-		conn_flush(c);
+	if (!HU__GONE(c) && c->wbuf)
+		hu__conn_flush(c);
 }
 
 /* ---- connecting ---- */
 
+/*
+ * An RST in SYN_SENT leaves ECONNREFUSED; one in any later state leaves
+ * ECONNRESET (EPIPE in CLOSE_WAIT) -- tcp_reset() in net/ipv4/tcp_input.c.
+ * So a connect whose first event already carries either of those did
+ * complete its handshake: the peer accepted, then reset (a server that
+ * accepts and aborts at once). Whether that shows up as one event or two
+ * is a race; the report must not depend on it.
+ */
+static int connected_then_reset(int err)
+{
+	return err == ECONNRESET || err == EPIPE;
+}
+
 static void connect_event(hu_conn *c, uint32_t ev)
 {
-	int err = take_error(c);
+	int err = hu__conn_take_error(c);
 
 	if (err == 0 && (ev & EPOLLHUP))
 		err = ECONNABORTED; /* ended, and its error already taken */
-	if (err != 0) {
+	if (err != 0 && !connected_then_reset(err)) {
 		c->pending_err = 0;
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
 	}
-	if (!(ev & EPOLLOUT))
+	if (err == 0 && !(ev & EPOLLOUT))
 		return;
 	c->flags &= ~HU__C_CONNECTING;
 	c->phase = HU_PHASE_OPEN;
 	hu__conn_opened(c);
-	if (GONE(c))
+	if (HU__GONE(c))
 		return;
+	if (err != 0) {
+		/* Open, then the reset: the data it sent first, then
+		 * on_close (pending_err holds the error). */
+		conn_read(c, ev | EPOLLERR);
+		return;
+	}
 	if (ev & (EPOLLIN | EPOLLRDHUP)) {
 		conn_read(c, ev);
-		if (GONE(c))
+		if (HU__GONE(c))
 			return;
 	}
 	/* Writes and a shutdown queued while connecting. */
 	if (c->wbuf)
-		conn_flush(c);
+		hu__conn_flush(c);
 	else
-		settle(c);
-}
-
-/* ---- writing ---- */
-
-/*
- * Everything queued is written: send what was asked for once the buffer
- * is empty -- our FIN, or the end of the connection.
- */
-/*
- * Both sides are done and our buffer is empty, but the kernel may still
- * hold data the peer has not acknowledged. Closing now would report it as
- * undelivered though it may yet arrive -- or hide that the peer refuses it
- * (its RST comes after our close). So send our FIN and wait, up to
- * linger_ms, for the acknowledgement; the kernel has no event for "all
- * acknowledged", so the timer polls SIOCOUTQ, 1 ms first, then doubling up
- * to 50 ms (like hu_close_graceful()). A peer whose FIN acknowledged
- * everything -- the usual end -- costs one ioctl() and no wait.
- */
-static void finish_clean(hu_conn *c, int reason)
-{
-	uint64_t q = unacked(c);
-
-	if (q > 0) {
-		if (!(c->flags & HU__C_SHUT_DONE)) {
-			if (shutdown(c->io.fd, SHUT_WR) < 0) {
-				int err;
-				int st = hu__status_errno(&err);
-
-				hu__conn_fail(c, st, err);
-				return;
-			}
-			c->flags |= HU__C_SHUT_DONE;
-		}
-		c->flags |= HU__C_DRAIN;
-		c->info.reason = reason;
-		if (!(c->flags & HU__C_LINGER))
-			c->deadline = c->loop->now + c->cfg->c.linger_ms;
-		c->next_beat = c->loop->now + 1;
-		c->poll_ms = 1;
-		rearm(c);
-		return;
-	}
-	finish(c, reason, 0, 0, 0);
-}
-
-static void settle(hu_conn *c)
-{
-	unsigned f = c->flags;
-
-	if (f & (HU__C_FINISHED | HU__C_CONNECTING | HU__C_DRAIN) ||
-	    c->wbuf != NULL)
-		return;
-	if ((f & (HU__C_SHUT_WANT | HU__C_CLOSING)) && !(f & HU__C_SHUT_DONE)) {
-		if (shutdown(c->io.fd, SHUT_WR) < 0) {
-			int err;
-			int st = hu__status_errno(&err);
-			int soerr = take_error(c);
-
-			/* ENOTCONN: reset or timed out meanwhile. */
-			if (soerr != 0)
-				hu__conn_fail(c, hu__status_of(soerr), soerr);
-			else
-				hu__conn_fail(c, st == HU_ERROR ? HU_RESET : st,
-					      err);
-			return;
-		}
-		c->flags |= HU__C_SHUT_DONE;
-		enter(c, HU_PHASE_LOCAL_DONE);
-		f = c->flags;
-	}
-	if (f & HU__C_PEER_DONE) {
-		if (f & HU__C_CLOSING)
-			finish_clean(c, HU_CLOSE_LOCAL);
-		else if ((f & HU__C_SHUT_DONE) || cbs(c)->on_eof == NULL)
-			finish_clean(c, HU_CLOSE_EOF);
-		return;
-	}
-}
-
-static void after_flush(hu_conn *c)
-{
-	size_t left = hu__wbuf_size(c->wbuf);
-
-	if (left == 0) {
-		hu__free(c->wbuf);
-		c->wbuf = NULL;
-	}
-	if ((c->flags & HU__C_ABOVE_HW) && left < c->cfg->c.high_water) {
-		c->flags &= ~HU__C_ABOVE_HW;
-		if (cbs(c)->on_drain && !(c->flags & HU__C_CLOSING)) {
-			cbs(c)->on_drain(c);
-			if (GONE(c))
-				return;
-		}
-	}
-	settle(c);
-}
-
-/* The send buffer has room again (an EPOLLOUT edge): write what waits. */
-static void conn_flush(hu_conn *c)
-{
-	struct hu__wbuf *b = c->wbuf;
-
-	while (hu__wbuf_size(b) > 0) {
-		int err = 0;
-		size_t want = hu__wbuf_size(b);
-		ssize_t n =
-		    hu__send_raw(c->io.fd, b->data + b->off, want, &err);
-
-		if (n == HU_AGAIN)
-			break;
-		if (n < 0) {
-			hu__conn_fail(c, (int)n, err);
-			return;
-		}
-		b->off += (size_t)n;
-		c->info.bytes_out += (uint64_t)n;
-		c->last_io = c->loop->now;
-		if ((size_t)n < want)
-			break; /* the socket buffer is full: wait for OUT */
-	}
-	after_flush(c);
+		hu__conn_settle(c);
 }
 
 void hu__conn_event(hu_conn *c, uint32_t ev)
 {
-	if (GONE(c))
+	if (HU__GONE(c))
 		return;
 	if (c->flags & HU__C_CONNECTING) {
 		connect_event(c, ev);
@@ -574,132 +379,22 @@ void hu__conn_event(hu_conn *c, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		conn_read(c, ev);
-		if (GONE(c))
+		if (HU__GONE(c))
 			return;
 	}
 	if (c->wbuf && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
-		conn_flush(c);
+		hu__conn_flush(c);
 }
 
-static int write_refused(const hu_conn *c)
+/*
+ * A graceful close: flush, FIN, then read and discard until the peer's FIN
+ * or linger_ms (nginx's lingering close), so data that crosses our FIN
+ * draws no RST. `why` is 0 for hu_conn_close(), or HU__C_IDLE when the
+ * idle timer closes: then the reason is idle and the phase stays the one
+ * the timer found.
+ */
+static void close_gracefully(hu_conn *c, unsigned why)
 {
-	return (c->flags & (HU__C_FINISHED | HU__C_CLOSING | HU__C_SHUT_WANT |
-			    HU__C_SHUT_DONE)) != 0 ||
-	       c->pending_err != 0;
-}
-
-/* What hu_conn_write() returns once the bytes are queued. */
-static int mark(hu_conn *c)
-{
-	if (hu__wbuf_size(c->wbuf) >= c->cfg->c.high_water) {
-		c->flags |= HU__C_ABOVE_HW;
-		return 1;
-	}
-	return 0;
-}
-
-/* Queue what the kernel did not take. If some of this write already went
- * out, a failure to queue the rest would leave a hole in the stream: the
- * connection is aborted then. */
-static int queue_rest(hu_conn *c, const struct iovec *iov, int iovcnt,
-		      size_t skip, int partial)
-{
-	struct hu__wbuf *b = c->wbuf;
-	size_t old = b ? b->len : 0;
-
-	for (int i = 0; i < iovcnt; i++) {
-		const char *p = iov[i].iov_base;
-		size_t len = iov[i].iov_len;
-
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		if (hu__wbuf_append(&c->wbuf, p + skip, len - skip) < 0) {
-			if (partial || i > 0) {
-				hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
-				return HU_ERROR;
-			}
-			if (c->wbuf)
-				c->wbuf->len = old;
-			return HU_ERROR;
-		}
-		skip = 0;
-		partial = 1; /* from here on, a failure splits the write */
-	}
-	return mark(c);
-}
-
-int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-
-	if (c == NULL || iovcnt < 0 || iovcnt > IOV_MAX ||
-	    (iov == NULL && iovcnt > 0))
-		return HU_INVAL;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_base == NULL && iov[i].iov_len > 0)
-			return HU_INVAL;
-		total += iov[i].iov_len;
-	}
-	if (write_refused(c))
-		return HU_PIPE;
-	if (total == 0)
-		return mark(c);
-
-	size_t sent = 0;
-	if (c->wbuf == NULL && !(c->flags & HU__C_CONNECTING)) {
-		int err = 0;
-		ssize_t n = iovcnt == 1
-				? hu__send_raw(c->io.fd, iov[0].iov_base,
-					       iov[0].iov_len, &err)
-				: hu__sendv_raw(c->io.fd, iov, iovcnt, &err);
-
-		if (n < 0 && n != HU_AGAIN) {
-			hu__conn_fail(c, (int)n, err);
-			return HU_PIPE;
-		}
-		if (n > 0) {
-			sent = (size_t)n;
-			c->info.bytes_out += (uint64_t)n;
-			c->last_io = c->loop->now;
-			if (sent == total)
-				return 0;
-		}
-	}
-	return queue_rest(c, iov, iovcnt, sent, sent > 0);
-}
-
-int hu_conn_write(hu_conn *c, const void *data, size_t len)
-{
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-
-	if (data == NULL && len > 0)
-		return HU_INVAL;
-	return hu_conn_writev(c, &iov, 1);
-}
-
-int hu_conn_shutdown(hu_conn *c)
-{
-	if (c == NULL)
-		return HU_INVAL;
-	if (c->flags & (HU__C_FINISHED | HU__C_CLOSING))
-		return HU_PIPE;
-	c->flags |= HU__C_SHUT_WANT;
-	settle(c);
-	return 0;
-}
-
-void hu_conn_close(hu_conn *c, int how)
-{
-	if (c == NULL || GONE(c))
-		return;
-	if (how == HU_ABORT) {
-		hu__conn_finish(c, HU_CLOSE_ABORT, 0, 1);
-		return;
-	}
-	if (c->flags & HU__C_CLOSING)
-		return;
 	if (c->pending_err != 0) {
 		/* The peer is already gone: say how. */
 		hu__conn_fail(c, hu__status_of(c->pending_err), c->pending_err);
@@ -709,8 +404,9 @@ void hu_conn_close(hu_conn *c, int how)
 		hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
 		return;
 	}
+	c->flags |= why; /* first: an idle close keeps its phase */
+	hu__conn_enter(c, HU_PHASE_CLOSING);
 	c->flags |= HU__C_CLOSING | HU__C_LINGER;
-	enter(c, HU_PHASE_CLOSING);
 	if (c->flags & HU__C_PAUSED) {
 		/* Lingering means reading (and discarding) until the FIN,
 		 * and an edge may have passed while paused. */
@@ -720,8 +416,21 @@ void hu_conn_close(hu_conn *c, int how)
 	/* linger_ms bounds the whole close, the flush included: a peer that
 	 * never reads must not keep it open for ever. No idle timeout now. */
 	c->deadline = c->loop->now + c->cfg->c.linger_ms;
-	rearm(c);
-	settle(c);
+	hu__conn_rearm(c);
+	hu__conn_settle(c);
+}
+
+void hu_conn_close(hu_conn *c, int how)
+{
+	if (c == NULL || HU__GONE(c))
+		return;
+	if (how == HU_ABORT) {
+		/* Also the way to cut a lingering close short. */
+		hu__conn_finish(c, HU_CLOSE_ABORT, 0, 1);
+		return;
+	}
+	if (!(c->flags & HU__C_CLOSING))
+		close_gracefully(c, 0);
 }
 
 /* ---- the rest of the API ---- */
@@ -767,11 +476,6 @@ int hu_conn_fd(hu_conn *c)
 unsigned long long hu_conn_id(hu_conn *c)
 {
 	return c ? c->id : 0;
-}
-
-size_t hu_conn_buffered(hu_conn *c)
-{
-	return c ? hu__wbuf_size(c->wbuf) : 0;
 }
 
 int hu_conn_peer(hu_conn *c, char *buf, size_t size)

@@ -3,6 +3,30 @@
  *
  * Names: hu_ public, hu__ internal non-static, plain names for static.
  * Nothing here is installed; nothing outside src/ (but tests) includes it.
+ *
+ * Where things are. The library is five layers; a file calls only files of
+ * its own layer or of the layers above it in this list (DESIGN.md):
+ *   1. status   status.c   the HU_* codes, their names (reasons, phases,
+ *                          errnos, TCP states) and the one place errno is
+ *                          read and turned into a code;
+ *               stash.c    a socket's pending error that hu_probe() had to
+ *                          consume (SO_ERROR hands it out once). It is
+ *                          error state, like errno, not socket policy: io
+ *                          must see it, or hu_recv() after a probe would
+ *                          report a reset as a clean EOF. So it sits here,
+ *                          below io, and io's use of it breaks no layer.
+ *   2. io       io.c       SIGPIPE-safe recv/send with classified results,
+ *                          the socket-kind check, queue sizes, the clock;
+ *               addr.c     parsing and formatting addresses.
+ *   3. sock     probe.c    hu_probe(); liveness.c hu_liveness();
+ *               close.c    hu_report(), hu_close_graceful(), hu_abort().
+ *   4. loop     loop.h     its private structures and file map: loop.c,
+ *                          epoll.c, timer.c, buf.c, conn.c, conn-write.c,
+ *                          conn-end.c, listen.c, watch.c.
+ *   5. cli      ../cli     the tool, on the public API only.
+ * A close reason: its words in status.c (hu_reason_name), where the loop
+ * picks it in conn-end.c (reason_of, hu__conn_give_up) and conn.c (the
+ * timer: idle, linger, connect timeout).
  */
 #ifndef HU_INTERNAL_H
 #define HU_INTERNAL_H

@@ -1,7 +1,8 @@
 /*
- * io.c -- stateless, SIGPIPE-safe send and receive with classified results,
- * and the small syscall helpers the other files share (socket kind, queue
- * sizes, the monotonic clock).
+ * io.c -- SIGPIPE-safe send and receive with classified results, and the
+ * small syscall helpers the other files share (socket kind, queue sizes,
+ * the monotonic clock). It keeps no state of its own; a socket error that
+ * hu_probe() consumed is consulted in the stash (layer 1, internal.h).
  *
  * MSG_NOSIGNAL on every send: a write to a socket whose peer is gone raises
  * SIGPIPE otherwise, on TCP (the second write after the peer's close) and on
@@ -24,12 +25,10 @@ int hu__check_stream(int fd)
 
 	if (fd < 0)
 		return HU_BADF;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
-		int st = hu__status_errno(NULL);
-
-		/* ENOTSOCK (pipe, file) and EBADF (closed) alike. */
-		return st == HU_BADF ? HU_BADF : st;
-	}
+	/* ENOTSOCK (pipe, file) and EBADF (closed) both classify as
+	 * HU_BADF; anything else keeps its own status. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return hu__status_errno(NULL);
 	return type == SOCK_STREAM ? 0 : HU_BADF;
 }
 

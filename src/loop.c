@@ -275,7 +275,9 @@ int hu_loop_run(hu_loop *loop)
 
 void hu_loop_free(hu_loop *loop)
 {
-	if (loop == NULL || loop->in_run)
+	/* Not from a callback: neither hu_loop_run()'s nor those that this
+	 * very call runs (an on_close that frees its loop). */
+	if (loop == NULL || loop->in_run || loop->freeing)
 		return;
 	loop->freeing = 1; /* no new listener, connection or timer now */
 	while (loop->nlisteners > 0)

@@ -3,8 +3,11 @@
  *
  * Files: epoll.c (the backend), loop.c (run, dispatch, deferred work),
  * timer.c (the min-heap and hu_timer), buf.c (write buffers), conn.c (a
- * connection's state machine and its write API), listen.c (listeners and
- * connects). Nothing here is installed.
+ * connection's life: timers, reading, connecting, closing), conn-write.c
+ * (its write path), conn-end.c (its end and the report), listen.c
+ * (listeners and connects). Each conn file calls only the ones after it
+ * in this order: conn.c, conn-write.c, conn-end.c. Nothing here is
+ * installed.
  *
  * Lifetime, in one paragraph (STYLE.md, "Lifetime"): the epoll registration
  * carries a pointer to the object. Finishing a connection (for any reason)
@@ -112,7 +115,9 @@ enum {
 	HU__C_FINISHED = 1u << 8,   /* closed; on_close queued */
 	HU__C_READY = 1u << 9,      /* on the ready list (read owed) */
 	HU__C_LINGER = 1u << 10,    /* graceful close: linger armed */
-	HU__C_DRAIN = 1u << 11      /* done; waiting for our data's ACK */
+	HU__C_DRAIN = 1u << 11,     /* done; waiting for our data's ACK */
+	HU__C_IDLE = 1u << 12,      /* the graceful close is an idle close */
+	HU__C_ENDED = 1u << 13      /* duration_ms is final (end learned) */
 };
 
 struct hu_conn {
@@ -122,7 +127,7 @@ struct hu_conn {
 	int phase;        /* enum hu_phase: where it is now */
 	int pending_err;  /* an error taken by SO_ERROR early */
 	unsigned poll_ms; /* drain: the current poll interval */
-	/* (the ints together: 184 bytes, so that malloc's chunk is 192) */
+	/* (the ints together: 192 bytes; malloc's chunk is 208) */
 	hu_loop *loop;
 	struct hu__cfg *cfg;
 	void *user;
@@ -130,7 +135,7 @@ struct hu_conn {
 	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
 	unsigned long long id;
 	uint64_t last_io;       /* loop ms of the last byte either way */
-	uint64_t deadline;      /* connect or linger deadline, or 0 */
+	uint64_t deadline;      /* connect, linger or flush deadline, or 0 */
 	uint64_t next_beat;     /* next heartbeat (or drain poll), or 0 */
 	struct hu__tnode timer; /* one node for all of the above */
 	hu_conn *next;          /* ready or closed list */
@@ -212,6 +217,44 @@ void hu__loop_del_conn(hu_loop *loop, hu_conn *c);
 void hu__loop_ready(hu_conn *c);
 /* Queue a finished connection for its on_close. */
 void hu__loop_closed(hu_conn *c);
+
+/* A finished connection: on_close is queued, nothing more happens. */
+#define HU__GONE(c) (((c)->flags & HU__C_FINISHED) != 0)
+
+static inline const struct hu_conn_callbacks *hu__cbs(const hu_conn *c)
+{
+	return &c->cfg->c.cb;
+}
+
+/* ---- conn-end.c ---- */
+/* Move the phase forward (open -> peer-done/local-done, or closing). */
+void hu__conn_enter(hu_conn *c, int phase);
+/* Bytes written that the peer has not acknowledged (TCP; our FIN not
+ * counted), 0 on a Unix socket. */
+uint64_t hu__conn_unacked(const hu_conn *c);
+/* End it: fill the report (`kernel` is hu__conn_unacked() taken just now,
+ * or -1 to take it), close the fd (with an RST if `abort`), queue on_close. */
+void hu__conn_end(hu_conn *c, int reason, int err, int abort, int64_t kernel);
+/* Give up on data the peer did not take: an RST if anything is owed. */
+void hu__conn_give_up(hu_conn *c, int reason);
+/* At a flush deadline: did the peer acknowledge anything since the last
+ * one? If so the deadline moves linger_ms on. */
+int hu__conn_progressed(hu_conn *c);
+/* HU_CLOSE_IDLE for an idle close, HU_CLOSE_LOCAL for ours. */
+int hu__conn_closing_reason(const hu_conn *c);
+/* The loop will close once the buffer is flushed (peer done, no on_eof
+ * or our FIN asked for), and the flush is bounded by progress. */
+int hu__conn_flushing_to_close(const hu_conn *c);
+/* The pending socket error, consumed and kept in pending_err. */
+int hu__conn_take_error(hu_conn *c);
+/* Arm the connection's one timer at its earliest deadline. */
+void hu__conn_rearm(hu_conn *c);
+
+/* ---- conn-write.c ---- */
+/* Write what is buffered (an EPOLLOUT edge, or a resumed read). */
+void hu__conn_flush(hu_conn *c);
+/* Everything is written: send the FIN or end, as was asked. */
+void hu__conn_settle(hu_conn *c);
 
 /* ---- conn.c ---- */
 /* A new connection on an open, non-blocking fd; on_open is NOT called. */

@@ -257,6 +257,20 @@ const char *hu_phase_name(int phase)
 	return words[phase];
 }
 
+const char *hu_peer_name(int peer)
+{
+	switch (peer) {
+	case HU_PEER_OPEN:
+		return "open";
+	case HU_PEER_EOF:
+		return "eof";
+	case HU_PEER_GONE:
+		return "gone";
+	default:
+		return "?";
+	}
+}
+
 const char *hu_version(void)
 {
 	return HU_VERSION_STRING;

@@ -276,6 +276,34 @@ else
 	skip "no packet capture (needs root)"
 	skip "no packet capture (needs root)"
 fi
+# --svg where nothing can be written: one status, 3, however it fails --
+# not 1 (that is a mismatch) nor 2 (usage) -- said before anything runs.
+: >"$tmp/file"
+"$H" lab --svg "$tmp/file" peer-close >"$tmp/svgf.out" 2>"$tmp/svgf.err"
+rc=$?
+[ $rc -eq 3 ] && [ ! -s "$tmp/svgf.out" ] &&
+	grep -q "^hangup lab: cannot write to $tmp/file" "$tmp/svgf.err"
+ok $? "--svg onto a file: exit 3, nothing run (got $rc)"
+"$H" lab --svg "$tmp/no/such/dir" peer-close >/dev/null 2>&1
+rc=$?
+[ $rc -eq 3 ]
+ok $? "--svg under a missing directory: exit 3 (got $rc)"
+ro=$(mktemp -d)
+chmod 555 "$ro"
+if [ $root -eq 0 ]; then
+	"$H" lab --svg "$ro" peer-close >/dev/null 2>&1
+	rc=$?
+elif command -v setpriv >/dev/null 2>&1; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$H" lab --svg "$ro" peer-close >/dev/null 2>&1
+	rc=$?
+else
+	rc=3
+fi
+rmdir "$ro"
+[ $rc -eq 3 ]
+ok $? "--svg into a directory we may not write: exit 3 (got $rc)"
+
 grep -q 'expected: </tspan>' "$tmp/svg/peer-close.svg" &&
 	grep -q 'rule: </tspan>' "$tmp/svg/peer-close.svg" &&
 	grep -q '<title>peer-close' "$tmp/svg/peer-close.svg"

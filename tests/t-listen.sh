@@ -8,7 +8,7 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..40"
+echo "1..43"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -67,16 +67,25 @@ close_is "$tmp/a.json" conn=2 reason=reset errno=ECONNRESET phase=open bytes_in=
 ok $? "peer reset (SO_LINGER {1,0}): reset, ECONNRESET, phase open, 3 bytes in ($(summary "$tmp/a.json"))"
 
 # ---- idle: a peer that says nothing ----
+# The idle close is graceful: our FIN after 300 ms of silence, then the
+# linger (1 s in the tool) for the peer's FIN. nc never answers a FIN (it
+# waits on its stdin), so the linger runs out: errno ETIMEDOUT.
 kill "$lpid"
 wait_exit "$lpid"
 start_listen idle --idle 300
 bg nc 127.0.0.1 "$port" <&8 >/dev/null
 nc_pid=$bg_pid
-wait_for "$tmp/idle.json" '"event":"close"' 3
-close_is "$tmp/idle.json" reason=idle errno=null phase=open bytes_in=0 &&
-	ms=$(field "$tmp/idle.json" close ms) && [ "$ms" -ge 300 ] && [ "$ms" -lt $((1500 * slow)) ]
-ok $? "--idle 300: a silent peer is closed with reason idle after ~300 ms ($(summary "$tmp/idle.json"))"
+wait_for "$tmp/idle.json" '"event":"close"' 4
+close_is "$tmp/idle.json" reason=idle errno=ETIMEDOUT phase=open bytes_in=0 undelivered=0 &&
+	ms=$(field "$tmp/idle.json" close ms) && [ "$ms" -ge 1300 ] && [ "$ms" -lt $((2500 * slow)) ]
+ok $? "--idle 300: a silent peer gets our FIN at 300 ms; nc never answers it, so the 1 s linger ends it: idle, ETIMEDOUT ($(summary "$tmp/idle.json"))"
 kill "$nc_pid" 2>/dev/null
+# socat answers our FIN with its own (-t 0.1): a clean idle close.
+bg sh -c "sleep 5 | exec socat -t0.1 - TCP:127.0.0.1:$port >/dev/null"
+wait_for "$tmp/idle.json" '"event":"close","conn":2,' 4
+close_is "$tmp/idle.json" conn=2 reason=idle errno=null phase=open bytes_in=0 &&
+	ms=$(field "$tmp/idle.json" close ms 2) && [ "$ms" -ge 300 ] && [ "$ms" -lt $((1000 * slow)) ]
+ok $? "--idle 300: a peer that answers our FIN ends it cleanly: idle, no errno, phase open ($(summary "$tmp/idle.json"))"
 kill "$lpid"
 wait_exit "$lpid"
 
@@ -126,6 +135,18 @@ wait_exit "$lpid" 5
 [ $rc -eq 0 ] && close_is "$tmp/echo.json" conn=5 reason=local phase=closing
 ok $? "SIGTERM: exit 0 (rc=$rc), the open connection closed with reason local ($(summary "$tmp/echo.json"))"
 kill "$nc_pid" 2>/dev/null
+
+# ---- bytes that cross our FIN: counted in bytes_in, said as discarded ----
+start_listen late
+perl "$top/tests/lib/peer.pl" connect "$port" late &
+late_pid=$!
+wait_for "$tmp/late.json" '"event":"open"'
+sleep 0.3 # "abc" is in
+kill -TERM "$lpid"
+wait_exit "$lpid" 5
+wait "$late_pid"
+[ $rc -eq 0 ] && close_is "$tmp/late.json" reason=local errno=null phase=closing bytes_in=8 discarded=5
+ok $? "SIGTERM's graceful close reads the 5 bytes that cross our FIN: bytes_in=8, discarded=5 ($(summary "$tmp/late.json"))"
 
 # SIGINT likewise. A script's background job starts with SIGINT ignored,
 # and the tool keeps an ignored signal ignored: perl puts it back first.
@@ -188,6 +209,21 @@ kill "$flood" 2>/dev/null
 ok $? "stdout stuck: the sender is paused (grew ${grown} KiB), another connection still served"
 [ $rc -eq 0 ] && [ "$took" -lt $((4000 * slow)) ]
 ok $? "stdout stuck: SIGTERM still ends it, in ${took} ms (rc=$rc)"
+
+# ---- backpressure is not silence: a connection paused because our stdout
+# is slow is not idle (it was closed with an RST and its data lost) ----
+bg "$H" listen --idle 500 --max-conns 1 127.0.0.1:0 2>"$tmp/bp.err" \
+	> >(sleep 2; wc -c >"$tmp/bp.count")
+lpid=$bg_pid
+wait_for "$tmp/bp.err" listening
+port=$(sed -n 's/^hangup: \[ *[0-9.]*\] listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/bp.err")
+head -c 10000000 /dev/zero | timeout 30 "$H" connect "127.0.0.1:$port" 2>"$tmp/bp.cerr"
+crc=$?
+wait_exit "$lpid" 10
+wait_for "$tmp/bp.count" '[0-9]' 5
+[ $crc -eq 0 ] && [ "$(cat "$tmp/bp.count")" -eq 10000000 ] &&
+	grep -q 'close reason=eof .* in=10000000 ' "$tmp/bp.err"
+ok $? "--idle 500 with stdout read after 2 s: not idle, all 10000000 bytes through, connect exits 0 (rc=$crc; $(grep -o 'close reason=[^ ]* .* in=[0-9]*' "$tmp/bp.err"))"
 
 # ---- --max-conns 2: two connections, then no more ----
 start_listen max --max-conns 2

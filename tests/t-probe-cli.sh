@@ -7,7 +7,7 @@
 # with the documented exit status; bad input is one line and exit 2.
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..20"
+echo "1..21"
 
 # ---- help and bad input ----
 "$H" probe --help >"$tmp/help" 2>&1
@@ -76,6 +76,26 @@ timeout 10 "$H" probe "127.0.0.1:$port" >"$tmp/rst.txt" 2>&1
 rc=$?
 [ $rc -eq 4 ] && grep -Eq 'peer=gone .*error=ECONNRESET' "$tmp/rst.txt" && grep -q '^peer reset:' "$tmp/rst.txt"
 ok $? "peer reset: exit 4, peer=gone error=ECONNRESET (rc=$rc; $(tail -1 "$tmp/rst.txt"))"
+
+# ---- accepted, then reset at once: the handshake completed, so it is a
+# reset (exit 4) every time, never a failed connect (exit 1) ----
+bg perl "$top/tests/lib/peer.pl" listen abort-all >"$tmp/abort.peer"
+apid=$bg_pid
+wait_for "$tmp/abort.peer" '^[0-9]'
+port=$(head -1 "$tmp/abort.peer")
+bad=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	timeout 10 "$H" probe "127.0.0.1:$port" >"$tmp/abort.txt" 2>&1
+	rc=$?
+	{ [ $rc -eq 4 ] && grep -q '^connected' "$tmp/abort.txt" &&
+		grep -q '^peer reset:' "$tmp/abort.txt"; } || {
+		bad=$((bad + 1))
+		echo "# run $i: rc=$rc $(tail -1 "$tmp/abort.txt")" >&2
+	}
+done
+kill "$apid" 2>/dev/null
+[ $bad -eq 0 ]
+ok $? "a peer that accepts and resets at once: connected, peer reset, exit 4, in 10 of 10 runs ($bad not)"
 
 # ---- --connect-timeout: a full accept queue drops our SYN (kernel-truth
 # 12), so the connect would wait out the kernel's SYN retries ----

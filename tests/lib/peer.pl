@@ -13,8 +13,14 @@
 #                  number of bytes read on stdout, close
 #     full         listen(fd, 0) and fill the accept queue with a
 #                  connection of our own: a further SYN is dropped
+#     abort-all    accept every connection and close it at once with
+#                  SO_LINGER {1,0}, until killed: the handshake completes,
+#                  then an RST
 #   peer.pl connect PORT MODE
 #     rst          send "abc", wait 0.3 s, close with SO_LINGER {1,0}
+#     late         send "abc", read to EOF (the other side's FIN), then
+#                  send "late!" (bytes that cross a FIN, like a TLS
+#                  close_notify), shut down writing, read to EOF
 #     sleep        send "hello", never read; wait to be killed
 use strict;
 use warnings;
@@ -58,6 +64,12 @@ if ($role eq 'listen') {
 		exit 0;
 	}
 	print "$port\n";
+	if ($mode eq 'abort-all') {
+		while (accept(my $c, $l)) {
+			linger0($c);
+		}
+		die "accept: $!";
+	}
 	accept(my $s, $l) or die "accept: $!";
 	if ($mode eq 'rst') {
 		select(undef, undef, undef, 0.3);
@@ -93,6 +105,13 @@ if ($role eq 'listen') {
 		syswrite($s, "hello");
 		print "sent\n";
 		sleep 60;
+	} elsif ($mode eq 'late') {
+		syswrite($s, "abc");
+		read_to_eof($s);
+		syswrite($s, "late!");
+		shutdown($s, 1);
+		read_to_eof($s);
+		close($s);
 	} else {
 		die "unknown mode $mode";
 	}

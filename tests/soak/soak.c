@@ -93,6 +93,8 @@ struct record {
 	uint32_t tag, kind;
 	int32_t reason, error;
 	uint64_t bytes_in, bytes_out;
+	uint64_t written;     /* what the server queued (hu_conn_write) */
+	uint64_t undelivered; /* what on_close says never got through */
 };
 
 /* The server's answer to 'S'. */
@@ -174,7 +176,8 @@ struct sconn {
 	struct header h;
 	size_t hlen;
 	uint64_t data_in;
-	int done; /* closed by us */
+	uint64_t written; /* queued for the peer: bytes_out + buffered */
+	int done;         /* closed by us */
 };
 
 static int report_fd, control_fd;
@@ -214,7 +217,10 @@ static void s_data(hu_conn *c, const void *data, size_t len)
 	if (len == 0 || s->done)
 		return;
 	s->data_in += len;
-	if (hu_conn_write(c, p, len) == 1)
+	int rc = hu_conn_write(c, p, len);
+	if (rc >= 0)
+		s->written += len;
+	if (rc == 1)
 		hu_conn_pause(c);
 	if (s->h.kind == K_SLOCAL && s->data_in >= s->h.param) {
 		s->done = 1;
@@ -241,6 +247,8 @@ static void s_close(hu_conn *c, const struct hu_close_info *i)
 	r.error = i->error;
 	r.bytes_in = i->bytes_in;
 	r.bytes_out = i->bytes_out;
+	r.written = s ? s->written : 0;
+	r.undelivered = i->undelivered;
 	/* Blocking write of a small record: the generator reads them all. */
 	if (write(report_fd, &r, sizeof(r)) != sizeof(r))
 		_exit(3);
@@ -315,6 +323,8 @@ struct client {
 
 static long g_bad_bytes, g_clients_live, g_short_echo;
 static uint64_t *got_by_tag, *out_by_tag; /* client got / server sent */
+static uint64_t *written_by_tag, *undelivered_by_tag; /* server's record */
+static long g_bad_undelivered;
 static unsigned long long g_bytes_checked;
 
 static void c_pump(hu_conn *c)
@@ -496,6 +506,12 @@ static void collect(struct round_result *r, const struct record *rec)
 	r->got++;
 	r->by_kind[rec->kind]++;
 	out_by_tag[rec->tag] = rec->bytes_out + 1;
+	written_by_tag[rec->tag] = rec->written;
+	undelivered_by_tag[rec->tag] = rec->undelivered;
+	/* Never more undelivered than written, nor more written than the
+	 * kernel took plus what can have been left in the buffer. */
+	if (rec->undelivered > rec->written || rec->bytes_out > rec->written)
+		g_bad_undelivered++;
 	if (rec->reason >= 0 && rec->reason <= HU_CLOSE_ERROR)
 		r->by_reason[rec->reason]++;
 	if (rec->reason != expect[rec->kind]) {
@@ -638,8 +654,11 @@ int main(int argc, char **argv)
 	tag_kind = calloc(ntags, sizeof(*tag_kind));
 	got_by_tag = calloc(ntags, sizeof(*got_by_tag));
 	out_by_tag = calloc(ntags, sizeof(*out_by_tag));
+	written_by_tag = calloc(ntags, sizeof(*written_by_tag));
+	undelivered_by_tag = calloc(ntags, sizeof(*undelivered_by_tag));
 	if (seen == NULL || tag_kind == NULL || got_by_tag == NULL ||
-	    out_by_tag == NULL)
+	    out_by_tag == NULL || written_by_tag == NULL ||
+	    undelivered_by_tag == NULL)
 		die("calloc");
 
 	struct stats base = {0}, st;
@@ -743,6 +762,35 @@ int main(int argc, char **argv)
 			     k == K_IDLE) &&
 			    got_by_tag[t] != out_by_tag[t])
 				g_short_echo++;
+			/* The report is exact (issue 11): when the client
+			 * read to the end, what it read + what the server
+			 * calls undelivered is what the server wrote. After
+			 * an abort either way the sum is only bounded: bytes
+			 * in flight at the RST may arrive unacknowledged,
+			 * and a client that aborts leaves acknowledged
+			 * bytes unread. */
+			if (got_by_tag[t] == 0)
+				continue; /* a raw remote: no client count */
+			uint64_t got = got_by_tag[t] - 1;
+			uint64_t sum = got + undelivered_by_tag[t];
+			int graceful = k == K_FIN || k == K_HALF ||
+				       k == K_SLOCAL || k == K_IDLE;
+			if (graceful ? sum != written_by_tag[t]
+				     : got > written_by_tag[t]) {
+				if (g_bad_undelivered++ < 3)
+					fprintf(
+					    stderr,
+					    "soak: tag %u (%s): client got "
+					    "%llu + undelivered %llu, "
+					    "server wrote %llu\n",
+					    t, kind_names[k],
+					    (unsigned long long)got_by_tag[t] -
+						1,
+					    (unsigned long long)
+						undelivered_by_tag[t],
+					    (unsigned long long)
+						written_by_tag[t]);
+			}
 		}
 		st = ask_stats(ctl[0]);
 		if (round == 1)
@@ -782,7 +830,7 @@ int main(int argc, char **argv)
 	int server_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (!server_ok)
 		failures++;
-	if (g_bad_bytes || g_short_echo)
+	if (g_bad_bytes || g_short_echo || g_bad_undelivered)
 		failures++;
 	/* RSS: malloc may keep a little; growth past 1 MiB after the first
 	 * round is a leak. */
@@ -802,9 +850,9 @@ int main(int argc, char **argv)
 			printf(" %s %ld", hu_reason_name(k),
 			       total.by_reason[k]);
 	printf("\nsoak: wrong reason %ld, closed twice %ld, never closed %ld, "
-	       "bad echo %ld, short echo %ld\n",
+	       "bad echo %ld, short echo %ld, undelivered wrong %ld\n",
 	       total.wrong_reason, total.duplicate, total.missing, g_bad_bytes,
-	       g_short_echo);
+	       g_short_echo, g_bad_undelivered);
 	printf("soak: loopback packets dropped by the kernel (backlog full): "
 	       "%lld\n",
 	       backlog_drops() - drops0);

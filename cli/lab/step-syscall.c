@@ -1,152 +1,22 @@
 /*
- * lab-step.c -- the steps of a lab scenario: make one raw call, record what
- * it returned, take a snapshot of the observed socket, check expectations.
- *
- * The snapshot must not change what it looks at. A fresh level-triggered
- * epoll instance, TCP_INFO and SIOCINQ/SIOCOUTQ are pure reads. SO_ERROR and
- * recv(MSG_PEEK) are not: both hand out -- and clear -- the pending socket
- * error (sock_error() in net/core/sock.c), so they appear only as explicit
- * steps. For the same reason hangup's classification (hu_probe) is taken
- * only when epoll shows no EPOLLERR: with an error pending hu_probe would
- * consume it, and the raw calls after it would see a clean EOF instead of
- * the reset (kernel-truth.md, conclusion 3).
+ * step-syscall.c -- the steps that make one raw system call (recv, send,
+ * write, close, shutdown, SO_ERROR, connect, accept, epoll, poll, and the
+ * myth steps that read a stale errno): each records the call and what it
+ * returned, then takes the snapshot (step.c).
  */
 #include "lab.h"
 
-#include "hangup.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static struct lab_step overflow;
-
-struct lab_step *lab_new_step(struct lab *L, const char *who, const char *call)
-{
-	struct lab_result *r = L->r;
-	struct lab_step *s;
-
-	if (r->nsteps >= LAB_MAX_STEPS) {
-		lab_fail(L, "too many steps (limit %d)", LAB_MAX_STEPS);
-		s = &overflow;
-	} else {
-		s = &r->steps[r->nsteps++];
-	}
-	memset(s, 0, sizeof(*s));
-	s->t = s->t_end = lab_now() - L->t0;
-	snprintf(s->actor, sizeof(s->actor), "%s", who);
-	snprintf(s->call, sizeof(s->call), "%s", call);
-	s->events = -1;
-	s->state = -2;
-	s->outq = s->inq = -1;
-	s->ok = 1;
-	return s;
-}
-
-struct lab_step *lab_last(struct lab *L)
-{
-	if (L->r->nsteps == 0)
-		return &overflow;
-	return &L->r->steps[L->r->nsteps - 1];
-}
-
-static int sock_domain(int fd)
-{
-	int d = 0;
-	socklen_t len = sizeof(d);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &d, &len) < 0)
-		return -1;
-	return d;
-}
-
-static void classify(int fd, struct lab_step *s)
-{
-	struct hu_probe p;
-
-	if (s->state == TCP_LISTEN)
-		return;
-	if (s->events >= 0 && (s->events & EPOLLERR)) {
-		snprintf(s->hangup, sizeof(s->hangup), "gone (error pending)");
-		return;
-	}
-	if (hu_probe(fd, &p) < 0)
-		return;
-	if (p.peer == HU_PEER_OPEN)
-		snprintf(s->hangup, sizeof(s->hangup), "open");
-	else if (p.peer == HU_PEER_EOF)
-		snprintf(s->hangup, sizeof(s->hangup), "eof");
-	else
-		snprintf(s->hangup, sizeof(s->hangup), "gone: %s",
-			 hu_status_name(p.status));
-}
-
-/* The snapshot: what a program could see now without changing anything. */
-void lab_snapshot(struct lab *L, struct lab_step *s)
-{
-	int fd = L->obs, ep, v;
-
-	/* Every step takes its snapshot right after its call returns. */
-	s->t_end = lab_now() - L->t0;
-	if (L->settle_ms > 0)
-		lab_sleep_ms(L->settle_ms);
-	if (fd >= 0) {
-		struct epoll_event ev = {.events =
-					     EPOLLIN | EPOLLOUT | EPOLLRDHUP};
-		struct epoll_event out;
-
-		s->snap = 1;
-		snprintf(s->obs, sizeof(s->obs), "%s", L->obs_name);
-		ep = epoll_create1(EPOLL_CLOEXEC);
-		if (ep >= 0) {
-			if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
-				int n = epoll_wait(ep, &out, 1, 0);
-				s->events = n > 0 ? (int)out.events : 0;
-			}
-			close(ep);
-		}
-		if (sock_domain(fd) == AF_UNIX) {
-			s->state = -1;
-		} else {
-			struct tcp_info ti;
-			socklen_t len = sizeof(ti);
-
-			memset(&ti, 0, sizeof(ti));
-			if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ==
-			    0)
-				s->state = ti.tcpi_state;
-		}
-		if (ioctl(fd, SIOCOUTQ, &v) == 0)
-			s->outq = v;
-		if (ioctl(fd, SIOCINQ, &v) == 0)
-			s->inq = v;
-		classify(fd, s);
-	}
-	lab_capture_drain(L);
-}
-
-void lab_fmt_data(char *buf, size_t size, long n, const char *data)
-{
-	char q[24];
-	size_t j = 0;
-
-	for (long i = 0; i < n && j + 4 < sizeof(q); i++)
-		q[j++] = (data[i] >= 32 && data[i] < 127) ? data[i] : '.';
-	q[j] = '\0';
-	snprintf(buf, size, "%ld \"%s%s\"", n, q, j < (size_t)n ? "..." : "");
-}
 
 static void fmt_ret(struct lab_step *s, long n, int err)
 {
@@ -158,7 +28,8 @@ static void fmt_ret(struct lab_step *s, long n, int err)
 	snprintf(s->ret, sizeof(s->ret), "%ld", n);
 }
 
-long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags)
+long lab_step_recv(struct lab *L, const char *who, int fd, size_t len,
+		   int flags)
 {
 	char call[64], buf[256];
 	struct lab_step *s;
@@ -167,7 +38,7 @@ long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags)
 
 	snprintf(call, sizeof(call), "recv(%zu%s)", len,
 		 (flags & MSG_PEEK) ? ",PEEK" : "");
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	n = recv(fd, buf, len, flags | MSG_DONTWAIT);
@@ -180,7 +51,8 @@ long S_recv(struct lab *L, const char *who, int fd, size_t len, int flags)
 	return n;
 }
 
-long S_send(struct lab *L, const char *who, int fd, const char *data, int flags)
+long lab_step_send(struct lab *L, const char *who, int fd, const char *data,
+		   int flags)
 {
 	char call[80];
 	struct lab_step *s;
@@ -191,7 +63,7 @@ long S_send(struct lab *L, const char *who, int fd, const char *data, int flags)
 		snprintf(call, sizeof(call), "send(%zu bytes)", strlen(data));
 	else
 		snprintf(call, sizeof(call), "send(\"%s\")", data);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	n = send(fd, data, strlen(data), flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0)
 		err = errno;
@@ -205,7 +77,7 @@ long S_send(struct lab *L, const char *who, int fd, const char *data, int flags)
  * disposition: the step's value is the signal that killed the child (0 if it
  * lived). The child reports write()'s result in its exit status.
  */
-long S_write(struct lab *L, const char *who, int fd, const char *data)
+long lab_step_write(struct lab *L, const char *who, int fd, const char *data)
 {
 	char call[80];
 	struct lab_step *s;
@@ -214,7 +86,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 
 	snprintf(call, sizeof(call), "write(\"%s\") in a child, no NOSIGNAL",
 		 data);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -235,7 +107,7 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 	} else if (WEXITSTATUS(st) >= 128) {
 		s->val = 0;
 		snprintf(s->ret, sizeof(s->ret), "-1 %s (child lived)",
-			 lab_errno(WEXITSTATUS(st) - 128));
+			 lab_errno_name(WEXITSTATUS(st) - 128));
 	} else {
 		s->val = 0;
 		snprintf(s->ret, sizeof(s->ret), "%d (child lived)",
@@ -245,9 +117,9 @@ long S_write(struct lab *L, const char *who, int fd, const char *data)
 	return s->val;
 }
 
-long S_close(struct lab *L, const char *who, int *fd)
+long lab_step_close(struct lab *L, const char *who, int *fd)
 {
-	struct lab_step *s = lab_new_step(L, who, "close()");
+	struct lab_step *s = lab_step_begin(L, who, "close()");
 	long n = close(*fd);
 	int err = n < 0 ? errno : 0;
 
@@ -260,13 +132,13 @@ long S_close(struct lab *L, const char *who, int *fd)
 	return n;
 }
 
-long S_abort(struct lab *L, const char *who, int *fd)
+long lab_step_abort(struct lab *L, const char *who, int *fd)
 {
 	struct linger lg = {1, 0};
 	struct lab_step *s;
 	long n;
 
-	s = lab_new_step(L, who, "setsockopt(SO_LINGER,{1,0}); close()");
+	s = lab_step_begin(L, who, "setsockopt(SO_LINGER,{1,0}); close()");
 	n = setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	if (n == 0)
 		n = close(*fd);
@@ -281,16 +153,16 @@ long S_abort(struct lab *L, const char *who, int *fd)
 	return n;
 }
 
-long S_shutdown(struct lab *L, const char *who, int fd, int how)
+long lab_step_shutdown(struct lab *L, const char *who, int fd, int how)
 {
 	struct lab_step *s;
 	long n;
 	int err = 0;
 
-	s = lab_new_step(L, who,
-			 how == SHUT_WR   ? "shutdown(SHUT_WR)"
-			 : how == SHUT_RD ? "shutdown(SHUT_RD)"
-					  : "shutdown(SHUT_RDWR)");
+	s = lab_step_begin(L, who,
+			   how == SHUT_WR   ? "shutdown(SHUT_WR)"
+			   : how == SHUT_RD ? "shutdown(SHUT_RD)"
+					    : "shutdown(SHUT_RDWR)");
 	n = shutdown(fd, how);
 	if (n < 0)
 		err = errno;
@@ -300,9 +172,9 @@ long S_shutdown(struct lab *L, const char *who, int fd, int how)
 }
 
 /* getsockopt(SO_ERROR): the step's value is the error it handed out. */
-long S_soerror(struct lab *L, const char *who, int fd)
+long lab_step_soerror(struct lab *L, const char *who, int fd)
 {
-	struct lab_step *s = lab_new_step(L, who, "getsockopt(SO_ERROR)");
+	struct lab_step *s = lab_step_begin(L, who, "getsockopt(SO_ERROR)");
 	int v = 0;
 	socklen_t len = sizeof(v);
 	int n = getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &len);
@@ -312,14 +184,14 @@ long S_soerror(struct lab *L, const char *who, int fd)
 	} else {
 		s->val = v;
 		snprintf(s->ret, sizeof(s->ret), "0 [%s]",
-			 v ? lab_errno(v) : "0");
+			 v ? lab_errno_name(v) : "0");
 	}
 	lab_snapshot(L, s);
 	return s->val;
 }
 
-long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
-	       const char *what)
+long lab_step_connect(struct lab *L, const char *who, int fd,
+		      unsigned short port, const char *what)
 {
 	struct sockaddr_in a;
 	char call[80];
@@ -332,7 +204,7 @@ long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
 	a.sin_port = htons(port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	snprintf(call, sizeof(call), "connect(%s)", what);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	n = connect(fd, (struct sockaddr *)&a, sizeof(a));
 	if (n < 0)
 		err = errno;
@@ -342,9 +214,9 @@ long S_connect(struct lab *L, const char *who, int fd, unsigned short port,
 	return n;
 }
 
-long S_accept(struct lab *L, const char *who, int lfd, int *out)
+long lab_step_accept(struct lab *L, const char *who, int lfd, int *out)
 {
-	struct lab_step *s = lab_new_step(L, who, "accept4()");
+	struct lab_step *s = lab_step_begin(L, who, "accept4()");
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -361,9 +233,9 @@ long S_accept(struct lab *L, const char *who, int lfd, int *out)
 	return s->val;
 }
 
-long S_getpeername(struct lab *L, const char *who, int fd)
+long lab_step_getpeername(struct lab *L, const char *who, int fd)
 {
-	struct lab_step *s = lab_new_step(L, who, "getpeername()");
+	struct lab_step *s = lab_step_begin(L, who, "getpeername()");
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	long n = getpeername(fd, (struct sockaddr *)&ss, &len);
@@ -373,8 +245,8 @@ long S_getpeername(struct lab *L, const char *who, int fd)
 	return n;
 }
 
-long S_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
-		 const char *what)
+long lab_step_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
+			const char *what)
 {
 	char call[80];
 	struct epoll_event ev = {.events = evmask};
@@ -382,7 +254,7 @@ long S_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
 	long n;
 
 	snprintf(call, sizeof(call), "epoll_ctl(ADD, %s)", what);
-	s = lab_new_step(L, "us", call);
+	s = lab_step_begin(L, "us", call);
 	ev.data.fd = fd;
 	n = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 	fmt_ret(s, n, n < 0 ? errno : 0);
@@ -391,7 +263,8 @@ long S_epoll_add(struct lab *L, int ep, int fd, unsigned evmask,
 }
 
 /* The step's value is the event mask reported (0 when none). */
-long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
+long lab_step_epoll_wait(struct lab *L, int ep, const char *what,
+			 int timeout_ms)
 {
 	char call[80], evs[32];
 	struct epoll_event out;
@@ -404,7 +277,7 @@ long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
 			 timeout_ms);
 	else
 		snprintf(call, sizeof(call), "epoll_wait(%s)", what);
-	s = lab_new_step(L, "us", call);
+	s = lab_step_begin(L, "us", call);
 	t0 = lab_now();
 	do
 		n = epoll_wait(ep, &out, 1, timeout_ms);
@@ -417,6 +290,7 @@ long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
 	} else {
 		s->val = (long)out.events;
 		lab_events_str((int)out.events, evs, sizeof(evs));
+		s->ret_says_wait = timeout_ms > 0;
 		if (timeout_ms > 0)
 			snprintf(s->ret, sizeof(s->ret), "1 {%s} after %.2f s",
 				 evs, lab_now() - t0);
@@ -427,7 +301,7 @@ long S_epoll_wait(struct lab *L, int ep, const char *what, int timeout_ms)
 	return s->val;
 }
 
-long S_poll_out(struct lab *L, int fd, int timeout_ms)
+long lab_step_poll_out(struct lab *L, int fd, int timeout_ms)
 {
 	char call[64], evs[32];
 	struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -436,7 +310,7 @@ long S_poll_out(struct lab *L, int fd, int timeout_ms)
 	int n;
 
 	snprintf(call, sizeof(call), "poll(POLLOUT, %d ms)", timeout_ms);
-	s = lab_new_step(L, L->obs_name, call);
+	s = lab_step_begin(L, L->obs_name, call);
 	n = poll(&p, 1, timeout_ms);
 	if (n < 0) {
 		fmt_ret(s, n, errno);
@@ -445,6 +319,7 @@ long S_poll_out(struct lab *L, int fd, int timeout_ms)
 		lab_events_str((int)s->val, evs, sizeof(evs));
 		snprintf(s->ret, sizeof(s->ret), "%s after %.2f s",
 			 n ? evs : "timeout", lab_now() - t0);
+		s->ret_says_wait = 1;
 	}
 	lab_snapshot(L, s);
 	return s->val;
@@ -457,8 +332,20 @@ long S_poll_out(struct lab *L, int fd, int timeout_ms)
  * through the syscall's success path; only the libc wrapper of a failing
  * call stores errno).
  */
-long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
-		  int preset)
+/* A myth step's call returned n, errno was `preset` before it and `err`
+ * after: after a success, `err` is the stale value the myth misreads. */
+static void end_stale(struct lab_step *s, long n, int preset, int err)
+{
+	fmt_ret(s, n, n < 0 ? err : 0);
+	if (n >= 0) {
+		s->stale = 1;
+		s->stale_before = preset;
+		s->stale_after = err;
+	}
+}
+
+long lab_step_recv_stale(struct lab *L, const char *who, int fd, size_t len,
+			 int preset)
 {
 	char buf[64];
 	struct lab_step *s;
@@ -467,25 +354,20 @@ long S_recv_stale(struct lab *L, const char *who, int fd, size_t len,
 	int err;
 
 	snprintf(call, sizeof(call), "errno = %s; recv(%zu)",
-		 preset ? lab_errno(preset) : "0", len);
-	s = lab_new_step(L, who, call);
+		 preset ? lab_errno_name(preset) : "0", len);
+	s = lab_step_begin(L, who, call);
 	errno = preset;
 	n = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf), MSG_DONTWAIT);
 	err = errno;
-	fmt_ret(s, n, n < 0 ? err : 0);
+	end_stale(s, n, preset, err);
 	if (n > 0)
 		lab_fmt_data(s->ret, sizeof(s->ret), n, buf);
-	if (n >= 0) {
-		s->stale = 1;
-		s->stale_before = preset;
-		s->stale_after = err;
-	}
 	lab_snapshot(L, s);
 	return n;
 }
 
-long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
-		  int preset, int do_preset)
+long lab_step_send_stale(struct lab *L, const char *who, int fd,
+			 const char *data, int preset, int do_preset)
 {
 	struct lab_step *s;
 	char call[80];
@@ -494,10 +376,10 @@ long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
 
 	if (do_preset)
 		snprintf(call, sizeof(call), "errno = %s; send(\"%s\")",
-			 preset ? lab_errno(preset) : "0", data);
+			 preset ? lab_errno_name(preset) : "0", data);
 	else
 		snprintf(call, sizeof(call), "send(\"%s\")", data);
-	s = lab_new_step(L, who, call);
+	s = lab_step_begin(L, who, call);
 	/* Without do_preset, errno still holds what the caller says the last
 	 * failing call left (connect()'s EINPROGRESS): we restore exactly that,
 	 * because the lab's own bookkeeping between the steps may have made
@@ -505,28 +387,7 @@ long S_send_stale(struct lab *L, const char *who, int fd, const char *data,
 	errno = preset;
 	n = send(fd, data, strlen(data), MSG_NOSIGNAL | MSG_DONTWAIT);
 	err = errno;
-	fmt_ret(s, n, n < 0 ? err : 0);
-	if (n >= 0) {
-		s->stale = 1;
-		s->stale_before = preset;
-		s->stale_after = err;
-	}
+	end_stale(s, n, preset, err);
 	lab_snapshot(L, s);
 	return n;
-}
-
-void S_observe(struct lab *L, const char *note)
-{
-	char call[32];
-	struct lab_step *s;
-
-	/* Name the socket looked at, unless it is the usual one. */
-	if (L->obs >= 0 && strcmp(L->obs_name, "us") != 0)
-		snprintf(call, sizeof(call), "(observe %s)", L->obs_name);
-	else
-		snprintf(call, sizeof(call), "(observe)");
-	s = lab_new_step(L, "-", call);
-
-	snprintf(s->note, sizeof(s->note), "%s", note);
-	lab_snapshot(L, s);
 }

@@ -1,7 +1,9 @@
 /*
- * lab-scenarios.c -- the table of lab scenarios: name, family, title, the
+ * scenarios.c -- the table of lab scenarios: name, family, title, the
  * kernel behaviour each one checks (kernel-truth.md) and the rule a program
- * should follow. The scripts are in lab-scen-*.c.
+ * should follow. Scenario NAME runs scenario_NAME(), in the scen-*.c file
+ * of its family (lab.c's header comment lists them). The order here is the
+ * order of `--list` and of docs/kernel-truth.md.
  */
 #include "lab.h"
 
@@ -16,11 +18,11 @@ const struct lab_scenario lab_scenarios[] = {
     {"peer-close", "peer-close", "Peer close() with nothing pending",
      "The peer's FIN: recv() returns 0, again and again; epoll IN+OUT+RDHUP "
      "(no HUP, no ERR); CLOSE_WAIT.",
-     FIN_RULE, sc_peer_close, 0, 0},
+     FIN_RULE, scenario_peer_close, 0, 0},
     {"data-then-close", "data-then-close", "Peer sends data, then close()",
      "The FIN queues behind the data: recv() returns the data first, then 0.",
      "Read until recv() returns 0; the data before the FIN is never lost.",
-     sc_data_then_close, 0, 0},
+     scenario_data_then_close, 0, 0},
     {"write-after-close", "write-after-close",
      "Writing after the peer closed: RST, then EPIPE",
      "The first send() after the FIN succeeds and draws an RST from the "
@@ -28,118 +30,118 @@ const struct lab_scenario lab_scenarios[] = {
      "EPIPE, not ECONNRESET), and so does every later one.",
      "Always MSG_NOSIGNAL; notice the FIN (RDHUP) before writing; treat "
      "EPIPE and ECONNRESET alike.",
-     sc_write_after_close, 0, 0},
+     scenario_write_after_close, 0, 0},
     {"write-after-close-so-error", "write-after-close",
      "Writing after the peer closed: the error the RST leaves",
      "After the FIN, recv() and MSG_PEEK keep returning 0 and never report "
      "the RST; SO_ERROR holds EPIPE once.",
-     RST_RULE, sc_write_after_close_so_error, 0, 0},
+     RST_RULE, scenario_write_after_close_so_error, 0, 0},
     {"write-after-close-sigpipe", "write-after-close",
      "Writing after the peer closed, without MSG_NOSIGNAL: SIGPIPE",
      "A forked child with the default SIGPIPE disposition: its first write() "
      "succeeds, its second kills it with SIGPIPE (signal 13).",
      "Use MSG_NOSIGNAL (hu_send does) or ignore SIGPIPE.",
-     sc_write_after_close_sigpipe, 0, 0},
+     scenario_write_after_close_sigpipe, 0, 0},
     {"write-after-close-hangup", "write-after-close",
      "Writing after the peer closed, through hangup",
      "hu_probe sees the FIN before any write (HU_EOF); after the late write "
      "it reports HU_PIPE and keeps the error; hu_recv still says HU_EOF.",
      "Probe (or watch RDHUP) before writing to a peer that may have gone.",
-     sc_write_after_close_hangup, 0, 0},
+     scenario_write_after_close_hangup, 0, 0},
     {"half-close", "half-close", "Peer shutdown(SHUT_WR): half-close",
      "We read EOF but can still send; the half-closed peer still receives, "
      "cannot send (EPIPE); no RST. Our close() then ends both directions "
      "(HUP).",
-     FIN_RULE, sc_half_close, 0, 0},
+     FIN_RULE, scenario_half_close, 0, 0},
     {"unread-close", "unread-close",
      "Peer close() with unread data: RST, data destroyed; we recv first",
      "Closing with unread data sends RST instead of FIN and destroys the "
      "unread bytes; our queued data is still returned first, then "
      "ECONNRESET once, then 0.",
-     RST_RULE, sc_unread_close, 0, 0},
+     RST_RULE, scenario_unread_close, 0, 0},
     {"unread-close-send-first", "unread-close",
      "Peer close() with unread data; we send first",
      "send() takes the ECONNRESET, the next send() gets EPIPE; recv() then "
      "returns our data and 0 -- never the reset.",
-     RST_RULE, sc_unread_close_send_first, 0, 0},
+     RST_RULE, scenario_unread_close_send_first, 0, 0},
     {"unread-close-so-error", "unread-close",
      "Peer close() with unread data; we read SO_ERROR first",
      "SO_ERROR hands out ECONNRESET and clears it: recv() then returns the "
      "data and 0, exactly like an orderly close.",
-     RST_RULE, sc_unread_close_so_error, 0, 0},
+     RST_RULE, scenario_unread_close_so_error, 0, 0},
     {"unread-close-hangup", "unread-close",
      "Peer close() with unread data, through hangup",
      "hu_probe takes the reset (HU_RESET) and keeps it: hu_recv returns the "
      "data, then HU_RESET where a raw recv() would return 0.",
-     RST_RULE, sc_unread_close_hangup, 0, 0},
+     RST_RULE, scenario_unread_close_hangup, 0, 0},
     {"unread-close-graceful", "unread-close",
      "Closing with unread data, gracefully (hu_close_graceful)",
      "hu_close_graceful shuts down writing and reads (discarding) until "
      "the peer's FIN: FIN both ways, no RST, and the peer got everything.",
      "Close with hu_close_graceful when the peer may still be sending; a "
      "bare close() with unread data sends RST and destroys what was unsent.",
-     sc_unread_close_graceful, 0, 0},
+     scenario_unread_close_graceful, 0, 0},
     {"abortive-close", "abortive-close",
      "Abortive close (SO_LINGER {1,0}); we recv first",
      "RST, no FIN: CLOSE, epoll IN+OUT+RDHUP+HUP+ERR; recv() gets "
      "ECONNRESET once, then 0; send() EPIPE.",
-     RST_RULE, sc_abortive_close, 0, 0},
+     RST_RULE, scenario_abortive_close, 0, 0},
     {"abortive-close-so-error", "abortive-close",
      "Abortive close; SO_ERROR first",
      "SO_ERROR takes the ECONNRESET; recv() then returns 0 -- only HUP "
      "(both directions done) still tells it from an orderly EOF.",
-     RST_RULE, sc_abortive_close_so_error, 0, 0},
+     RST_RULE, scenario_abortive_close_so_error, 0, 0},
     {"abortive-close-peek", "abortive-close",
      "Abortive close; recv(MSG_PEEK) first",
      "A peek consumes the pending error just like recv(): ECONNRESET once, "
      "then 0.",
-     RST_RULE, sc_abortive_close_peek, 0, 0},
+     RST_RULE, scenario_abortive_close_peek, 0, 0},
     {"abortive-close-send-first", "abortive-close",
      "Abortive close; send first",
      "send() gets ECONNRESET, the next send() EPIPE, recv() 0.", RST_RULE,
-     sc_abortive_close_send_first, 0, 0},
+     scenario_abortive_close_send_first, 0, 0},
     {"abortive-close-data", "abortive-close",
      "Peer sends data, then aborts: is the data still readable?",
      "Yes: data that arrived before the RST is returned first, then "
      "ECONNRESET, then 0.",
-     RST_RULE, sc_abortive_close_data, 0, 0},
+     RST_RULE, scenario_abortive_close_data, 0, 0},
     {"abortive-close-hangup", "abortive-close",
      "Abortive close (hu_abort), seen through hangup",
      "hu_abort sends RST; hu_probe says gone/HU_RESET, and hu_recv still "
      "says HU_RESET after the probe consumed the kernel's error.",
-     RST_RULE, sc_abortive_close_hangup, 0, 0},
+     RST_RULE, scenario_abortive_close_hangup, 0, 0},
     {"peer-killed", "peer-killed", "Peer process SIGKILLed, nothing unread",
      "The kernel closes a killed process's sockets like close(): FIN; we "
      "see EOF and CLOSE_WAIT.",
-     FIN_RULE, sc_peer_killed, 0, 0},
+     FIN_RULE, scenario_peer_killed, 0, 0},
     {"peer-killed-unread", "peer-killed",
      "Peer process SIGKILLed with unread data",
      "Like close() with unread data: RST; we see ECONNRESET once.", RST_RULE,
-     sc_peer_killed_unread, 0, 0},
+     scenario_peer_killed_unread, 0, 0},
     {"dead-peer-idle", "dead-peer", "Dead peer, idle, no liveness",
      "A peer that vanished (all TCP dropped) is reported by nothing at all: "
      "OUT only, ESTABLISHED, SO_ERROR 0, peek EAGAIN.",
-     "Arm keepalive and TCP_USER_TIMEOUT together (hu_liveness).", sc_dead_idle,
-     1, 4},
+     "Arm keepalive and TCP_USER_TIMEOUT together (hu_liveness).",
+     scenario_dead_peer_idle, 1, 4},
     {"dead-peer-idle-liveness", "dead-peer",
      "Dead peer, idle, with hu_liveness(2000)",
      "Keepalive probes go unanswered; the connection dies within about "
      "2 s: epoll IN+RDHUP+HUP+ERR, CLOSE, ETIMEDOUT once (HU_TIMEOUT).",
      "Arm keepalive and TCP_USER_TIMEOUT together (hu_liveness).",
-     sc_dead_idle_liveness, 1, 3},
+     scenario_dead_peer_idle_liveness, 1, 3},
     {"dead-peer-busy", "dead-peer",
      "Dead peer, unacknowledged data, no liveness",
      "The data is retransmitted with exponential backoff; nothing is "
      "reported for ~15 minutes (tcp_retries2 = 15).",
      "Keepalive never fires with data in flight: TCP_USER_TIMEOUT covers "
      "this case (hu_liveness sets both).",
-     sc_dead_busy, 1, 4},
+     scenario_dead_peer_busy, 1, 4},
     {"dead-peer-busy-liveness", "dead-peer",
      "Dead peer, unacknowledged data, with hu_liveness(2000)",
      "TCP_USER_TIMEOUT ends it about 2 s after the first retransmission: "
      "epoll IN+RDHUP+HUP+ERR, the first call gets ETIMEDOUT.",
      "Arm keepalive and TCP_USER_TIMEOUT together (hu_liveness).",
-     sc_dead_busy_liveness, 1, 3},
+     scenario_dead_peer_busy_liveness, 1, 3},
     {"dead-peer-busy-keepalive", "dead-peer",
      "Dead peer, unacknowledged data, keepalive only",
      "Keepalive never probes while data is unacknowledged: with idle 1 s, "
@@ -147,97 +149,100 @@ const struct lab_scenario lab_scenarios[] = {
      "here nothing is reported after 5 s.",
      "Keepalive alone does not cover a busy connection; add "
      "TCP_USER_TIMEOUT (hu_liveness sets both).",
-     sc_dead_busy_keepalive, 1, 5},
+     scenario_dead_peer_busy_keepalive, 1, 5},
     {"dead-peer-idle-user-timeout", "dead-peer",
      "Dead peer, idle, TCP_USER_TIMEOUT only",
      "TCP_USER_TIMEOUT alone never fires on an idle connection (nothing is "
      "in flight to time out): nothing is reported after 4 s.",
      "TCP_USER_TIMEOUT alone does not cover an idle connection; add "
      "keepalive (hu_liveness sets both).",
-     sc_dead_idle_user_timeout, 1, 4},
+     scenario_dead_peer_idle_user_timeout, 1, 4},
     {"connect-refused", "connect", "Non-blocking connect() to a closed port",
      "connect() returns -1/EINPROGRESS even though loopback refused it "
      "before the call returned; SO_ERROR then says ECONNREFUSED once; a "
      "later connect() gets ECONNABORTED.",
      "Wait for EPOLLOUT, then read SO_ERROR: 0 connected, else the error.",
-     sc_connect_refused, 0, 0},
+     scenario_connect_refused, 0, 0},
     {"connect-refused-again", "connect",
      "Refused connect() detected with a second connect()",
      "The second connect() reports the pending ECONNREFUSED; a third starts "
      "a brand-new attempt (EINPROGRESS).",
      "Do not retry connect() on the same socket to learn the result.",
-     sc_connect_refused_again, 0, 0},
+     scenario_connect_refused_again, 0, 0},
     {"connect-refused-blocking", "connect",
      "Blocking connect() to a closed port", "ECONNREFUSED directly.",
-     "HU_REFUSED: nobody listens there.", sc_connect_refused_blocking, 0, 0},
+     "HU_REFUSED: nobody listens there.", scenario_connect_refused_blocking, 0,
+     0},
     {"connect-ok", "connect", "Non-blocking connect() to a listener",
      "EINPROGRESS although already ESTABLISHED; SO_ERROR 0; connect() again "
      "returns 0, then EISCONN.",
-     "EINPROGRESS is the only legitimate place for that errno.", sc_connect_ok,
-     0, 0},
+     "EINPROGRESS is the only legitimate place for that errno.",
+     scenario_connect_ok, 0, 0},
     {"connect-in-progress", "connect",
      "connect() genuinely in progress (SYN dropped)",
      "No epoll events at all (not even OUT), SYN_SENT; connect() again "
      "EALREADY; send/recv EAGAIN; SO_ERROR 0; completes (EPOLLOUT) on the "
      "SYN retransmission once packets flow again.",
-     "Completion is EPOLLOUT, then SO_ERROR decides.", sc_connect_in_progress,
-     1, 2},
+     "Completion is EPOLLOUT, then SO_ERROR decides.",
+     scenario_connect_in_progress, 1, 2},
     {"unix-close", "unix", "Unix stream socket: peer close()",
      "IN+OUT+RDHUP+HUP at once (HUP even for an orderly close); recv() 0; "
      "the FIRST send() fails with EPIPE.",
      "On Unix sockets HUP is not a reset; the first write already fails.",
-     sc_unix_close, 0, 0},
+     scenario_unix_close, 0, 0},
     {"unix-data-close", "unix", "Unix stream socket: data, then close()",
-     "The data is read first, then 0.", FIN_RULE, sc_unix_data_close, 0, 0},
+     "The data is read first, then 0.", FIN_RULE, scenario_unix_data_close, 0,
+     0},
     {"unix-unread-close", "unix",
      "Unix stream socket: peer closes with unread data",
      "Our queued data first, then ECONNRESET once (ERR set), then 0.", RST_RULE,
-     sc_unix_unread, 0, 0},
+     scenario_unix_unread_close, 0, 0},
     {"unix-half-close", "unix", "Unix stream socket: shutdown(SHUT_WR)",
      "EOF for us, IN+OUT+RDHUP; we can still send and the peer receives.",
-     FIN_RULE, sc_unix_half_close, 0, 0},
+     FIN_RULE, scenario_unix_half_close, 0, 0},
     {"unix-sigpipe", "unix", "Unix stream socket: write() after close",
      "Already the first write() after the peer's close raises SIGPIPE.",
-     "Use MSG_NOSIGNAL (hu_send does) or ignore SIGPIPE.", sc_unix_sigpipe, 0,
-     0},
+     "Use MSG_NOSIGNAL (hu_send does) or ignore SIGPIPE.",
+     scenario_unix_sigpipe, 0, 0},
     {"epoll-et-lt", "epoll",
      "Edge- vs level-triggered epoll: data, then FIN while unread",
      "The FIN is one ET edge (IN+RDHUP), not repeated while data remains; "
      "LT repeats IN+RDHUP until close.",
-     "With EPOLLET read until EAGAIN or 0 on every edge.", sc_epoll_et, 0, 0},
+     "With EPOLLET read until EAGAIN or 0 on every edge.", scenario_epoll_et_lt,
+     0, 0},
     {"epoll-et-combined", "epoll",
      "Edge-triggered epoll: data and FIN before the first wait",
      "One combined edge IN+RDHUP.",
-     "With EPOLLET read until EAGAIN or 0 on every edge.", sc_epoll_et_combined,
-     0, 0},
+     "With EPOLLET read until EAGAIN or 0 on every edge.",
+     scenario_epoll_et_combined, 0, 0},
     {"epoll-et-add-after-fin", "epoll",
      "Edge-triggered registration after the FIN arrived",
      "EPOLL_CTL_ADD reports the current state once (IN+RDHUP).",
-     "Registering late loses nothing.", sc_epoll_et_add_after_fin, 0, 0},
+     "Registering late loses nothing.", scenario_epoll_et_add_after_fin, 0, 0},
     {"epoll-et-rst-edge", "epoll", "Edge-triggered epoll: the RST after EOF",
      "A later RST is a new edge: IN+RDHUP+HUP+ERR.",
      "Keep the socket registered after EOF if you still write.",
-     sc_epoll_et_rst_edge, 0, 0},
+     scenario_epoll_et_rst_edge, 0, 0},
     {"reset-before-accept", "accept",
      "Client resets before the server calls accept()",
      "Linux returns the connection anyway (no ECONNABORTED): already CLOSE "
      "with HUP+ERR, getpeername() ENOTCONN, recv() ECONNRESET, then 0.",
      "An accepted socket can be dead already: handle it like any reset.",
-     sc_reset_before_accept, 0, 0},
+     scenario_reset_before_accept, 0, 0},
     {"reset-before-accept-data", "accept",
      "Client sends data, then resets, before accept()",
      "recv() returns the data sent before the RST, then ECONNRESET, then 0.",
-     RST_RULE, sc_reset_before_accept_data, 0, 0},
+     RST_RULE, scenario_reset_before_accept_data, 0, 0},
     {"fin-before-accept", "accept", "Client closes normally before accept()",
      "accept() works, CLOSE_WAIT, recv() 0; a late send() draws RST, then "
      "EPIPE.",
-     FIN_RULE, sc_fin_before_accept, 0, 0},
+     FIN_RULE, scenario_fin_before_accept, 0, 0},
     {"accept-queue-full", "accept", "Full accept queue: listen(fd, 0)",
      "Backlog 0 admits one connection; a second SYN is silently dropped, "
      "the client sits in SYN_SENT with no events and connects on its SYN "
      "retransmission (~1 s) once the queue has room.",
      "A slow accept() shows up as connect latency, not as an error.",
-     sc_accept_queue_full, 0, 0},
+     scenario_accept_queue_full, 0, 0},
     {"myth-recv-eagain", "myths",
      "Myth: \"recv() == 0 and errno == EAGAIN means the peer closed\"",
      "False. recv() returning 0 never writes errno: after a real close it "
@@ -245,7 +250,7 @@ const struct lab_scenario lab_scenarios[] = {
      "connection only means no data now.",
      "recv() > 0 data; == 0 the peer's FIN (EOF); -1 with EAGAIN nothing "
      "now; -1 otherwise an error. Look at errno only after -1.",
-     sc_myth_recv_eagain, 0, 0},
+     scenario_myth_recv_eagain, 0, 0},
     {"myth-send-einprogress", "myths",
      "Myth: \"send() > 0 and errno == EINPROGRESS means the peer closed\"",
      "False. A live connection had send() == 1 with errno EINPROGRESS, left "
@@ -253,7 +258,7 @@ const struct lab_scenario lab_scenarios[] = {
      "send() >= 0 says nothing about the peer. Learn of the FIN from "
      "EPOLLRDHUP or recv() == 0; the failure comes later as EPIPE or "
      "ECONNRESET. EINPROGRESS belongs to connect() alone.",
-     sc_myth_send_einprogress, 0, 0},
+     scenario_myth_send_einprogress, 0, 0},
     /*
      * TEST ONLY, and last: run by the undocumented --self-test-mismatch
      * (tests/t-lab.sh), never listed, never in a default run, never in the
@@ -265,7 +270,7 @@ const struct lab_scenario lab_scenarios[] = {
      "TEST ONLY: a deliberately wrong expectation",
      "(Deliberately wrong, to test the lab itself:) after the peer's close() "
      "recv() fails with ECONNRESET and the packets show an RST and no FIN.",
-     "None: this scenario exists to fail.", sc_selftest_mismatch, 0, 0},
+     "None: this scenario exists to fail.", scenario_self_test_mismatch, 0, 0},
 };
 
 const int lab_nscenarios =

@@ -93,9 +93,10 @@ void lab_capture_ports(struct lab *L)
 	if (set_filter(L->cap, L->sports, L->nsports) < 0) {
 		close(L->cap);
 		L->cap = -1;
-		L->r->captured = 0;
+		L->r->capture = LAB_CAPTURE_NONE;
 		snprintf(L->r->nocap, sizeof(L->r->nocap),
-			 "cannot filter the capture (%s)", lab_errno(errno));
+			 "cannot filter the capture (%s)",
+			 lab_errno_name(errno));
 	}
 }
 
@@ -109,7 +110,7 @@ int lab_capture_open(char *why, size_t size)
 	if (fd < 0) {
 		snprintf(why, size,
 			 "packet capture needs root or CAP_NET_RAW (%s)",
-			 lab_errno(errno));
+			 lab_errno_name(errno));
 		return -1;
 	}
 	memset(&sll, 0, sizeof(sll));
@@ -121,7 +122,7 @@ int lab_capture_open(char *why, size_t size)
 	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		snprintf(why, size, "cannot capture on lo (%s)",
-			 lab_errno(errno));
+			 lab_errno_name(errno));
 		close(fd);
 		return -1;
 	}

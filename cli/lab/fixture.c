@@ -1,67 +1,26 @@
 /*
- * lab-fixture.c -- what the lab scenarios stand on: connected pairs on
- * loopback (port 0, kernel-chosen), private network namespaces with nft
- * drops for the dead-peer cases, fd bookkeeping, and running one scenario.
+ * fixture.c -- what the lab scenarios stand on: connected pairs and
+ * listeners on loopback (port 0, kernel-chosen), private network
+ * namespaces for the dead-peer cases, the fd bookkeeping that closes
+ * whatever a scenario left open, and which sockets the capture and the
+ * snapshots look at.
  */
 #include "lab.h"
 
-#include "hangup.h"
-
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-double lab_now(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_REALTIME: the clock of the packet timestamps (SO_TIMESTAMPNS),
-	 * so steps and packets sort on one time line. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void lab_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-void lab_fail(struct lab *L, const char *fmt, ...)
-{
-	struct lab_result *r = L->r;
-	va_list ap;
-
-	if (r->nmis >= LAB_MAX_MIS) {
-		r->nmis++;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(r->mis[r->nmis++], sizeof(r->mis[0]), fmt, ap);
-	va_end(ap);
-}
-
-void lab_skip(struct lab *L, const char *why)
-{
-	L->r->verdict = LAB_SKIP;
-	snprintf(L->r->skip, sizeof(L->r->skip), "%s", why);
-}
 
 int lab_track(struct lab *L, int fd)
 {
@@ -127,7 +86,7 @@ int lab_tcp_socket(struct lab *L, int nonblock)
 	    SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 
 	if (fd < 0)
-		lab_fail(L, "socket(): %s", lab_errno(errno));
+		lab_fail(L, "socket(): %s", lab_errno_name(errno));
 	return lab_track(L, fd);
 }
 
@@ -185,7 +144,7 @@ int lab_listener(struct lab *L, int backlog, unsigned short *port)
 		return -1;
 	if (lab_bind_loopback(fd) < 0 || listen(fd, backlog) < 0) {
 		lab_fail(L, "bind/listen on 127.0.0.1 (a free port): %s",
-			 lab_errno(errno));
+			 lab_errno_name(errno));
 		return -1;
 	}
 	*port = local_port(fd);
@@ -218,7 +177,7 @@ int lab_tcp_pair(struct lab *L, int *client, int *server)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		lab_fail(L, "connect to 127.0.0.1:%u: %s", port,
-			 lab_errno(errno));
+			 lab_errno_name(errno));
 		return -1;
 	}
 	lab_watch_client(L, c);
@@ -285,150 +244,20 @@ int lab_enter_netns(struct lab *L)
 		close(L->cap);
 		L->cap = lab_capture_open(why, sizeof(why));
 		if (L->cap < 0) {
-			L->r->captured = 0;
+			L->r->capture = LAB_CAPTURE_NONE;
 			snprintf(L->r->nocap, sizeof(L->r->nocap), "%s", why);
 		}
 	}
 	return 0;
 }
 
-/* Drop (on = 1) or stop dropping every TCP segment at the input hook of the
- * namespace: both ends then look dead to each other. */
-int lab_nft_drop(struct lab *L, int on)
+/* A connected pair (lab_tcp_pair), seen once as the first step of a
+ * scenario: the client is ESTABLISHED and writable, nothing else. */
+int lab_connected_pair(struct lab *L, int *us, int *peer)
 {
-	struct lab_step *s;
-	int rc;
-
-	if (on && system("command -v nft >/dev/null 2>&1") != 0) {
-		lab_skip(L, "nft (nftables) is not installed");
+	if (lab_tcp_pair(L, us, peer) < 0)
 		return -1;
-	}
-	s = lab_new_step(L, "nft",
-			 on ? "drop all TCP at the input hook"
-			    : "delete table (stop dropping)");
-	if (on)
-		rc = system("nft -f - >/dev/null 2>&1 <<'EOF'\n"
-			    "table inet hu_lab {\n"
-			    "  chain input {\n"
-			    "    type filter hook input priority 0;\n"
-			    "    meta l4proto tcp drop\n"
-			    "  }\n"
-			    "}\n"
-			    "EOF\n");
-	else
-		rc = system("nft delete table inet hu_lab >/dev/null 2>&1");
-	S_end(L, s, rc, rc == 0 ? "0" : "failed");
-	if (rc != 0)
-		lab_fail(L, "nft %s failed (status %d)", on ? "add" : "delete",
-			 rc);
-	return rc == 0 ? 0 : -1;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own fd */
-}
-
-/* Run scenario `index` in this process (a forked child) and fill *r. */
-void lab_run_one(int index, int want_capture, struct lab_result *r)
-{
-	const struct lab_scenario *sc = &lab_scenarios[index];
-	struct lab L;
-	int before, after;
-
-	memset(&L, 0, sizeof(L));
-	memset(r, 0, sizeof(*r));
-	r->index = index;
-	L.r = r;
-	L.cap = -1;
-	L.obs = -1;
-	L.settle_ms = 15;
-	signal(SIGPIPE, SIG_IGN);
-	if (want_capture) {
-		L.cap = lab_capture_open(r->nocap, sizeof(r->nocap));
-		r->captured = L.cap >= 0;
-	} else {
-		snprintf(r->nocap, sizeof(r->nocap), "capture off");
-	}
-	before = count_fds();
-	L.t0 = lab_now();
-	sc->run(&L);
-	lab_capture_drain(&L);
-	r->secs = lab_now() - L.t0;
-	for (int i = 0; i < L.nfds; i++)
-		if (L.fds[i] >= 0)
-			close(L.fds[i]);
-	after = count_fds();
-	/* A netns scenario reopened the capture socket: same count. */
-	if (after > before)
-		lab_fail(&L, "fd leak: %d fds open before, %d after", before,
-			 after);
-	if (L.cap >= 0)
-		close(L.cap);
-	if (r->verdict != LAB_SKIP)
-		r->verdict = r->nmis ? LAB_FAIL : LAB_PASS;
-	if (r->nmis > LAB_MAX_MIS)
-		r->nmis = LAB_MAX_MIS;
-}
-
-const char *lab_errno(int err)
-{
-	static char buf[16];
-	const char *n = hu_errno_name(err);
-
-	if (n)
-		return n;
-	snprintf(buf, sizeof(buf), "errno %d", err);
-	return buf;
-}
-
-void lab_events_str(int ev, char *buf, size_t size)
-{
-	static const struct {
-		int bit;
-		const char *name;
-	} names[] = {{EPOLLIN, "IN"},
-		     {EPOLLOUT, "OUT"},
-		     {EPOLLRDHUP, "RDHUP"},
-		     {EPOLLHUP, "HUP"},
-		     {EPOLLERR, "ERR"}};
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (ev < 0) {
-		snprintf(buf, size, "n/a");
-		return;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ev & names[i].bit)
-			n += snprintf(buf + n, size > n ? size - n : 0, "%s%s",
-				      n ? "+" : "", names[i].name);
-	if (n == 0)
-		snprintf(buf, size, "-");
-}
-
-void lab_flags_str(unsigned char f, char *buf, size_t size)
-{
-	static const struct {
-		unsigned char bit;
-		const char *name;
-	} names[] = {
-	    {2, "SYN"}, {1, "FIN"}, {4, "RST"}, {8, "PSH"}, {16, "ACK"}};
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (f & names[i].bit)
-			n += snprintf(buf + n, size > n ? size - n : 0, "%s%s",
-				      n ? "," : "", names[i].name);
+	lab_step_observe(L, "connected");
+	lab_expect(L, LAB_ANY, LAB_ANY, EPOLLOUT, TCP_ESTABLISHED);
+	return 0;
 }
