@@ -237,10 +237,7 @@ void cli_event_listening(const char *addr)
  * (open, eof, gone), the TCP state, and the two queues. */
 static void add_probe(struct line *l, const struct hu_probe *p)
 {
-	add_str(l, "seen",
-		p->peer == HU_PEER_OPEN  ? "open"
-		: p->peer == HU_PEER_EOF ? "eof"
-					 : "gone");
+	add_str(l, "seen", hu_peer_name(p->peer));
 	add_str(l, "tcp_state", hu_tcp_state_name(p->tcp_state));
 	add(l, ",\"unread\":%zu,\"unsent\":%zu", p->unread, p->unsent);
 }

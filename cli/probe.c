@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,13 +127,6 @@ static void probe_event(const char *event, const char *peer, int phase,
 	cli_event(&e);
 }
 
-static const char *peer_word(int peer)
-{
-	return peer == HU_PEER_OPEN  ? "open"
-	       : peer == HU_PEER_EOF ? "eof"
-				     : "gone";
-}
-
 int cmd_probe(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -216,11 +210,30 @@ int cmd_probe(int argc, char **argv)
 		 * ECONNREFUSED, one after it ECONNRESET (tcp_reset()). The
 		 * peer accepted and reset before we looked: connected, then
 		 * gone -- as the loop reports it (hu_connect()). */
-		printf("connected to %s\n", text);
-		printf("%8.0f ms  peer=%-4s state=%-11s error=%s\n",
-		       now_ms() - t0, peer_word(HU_PEER_GONE), "CLOSE",
-		       hu_errno_name(err));
-		printf("peer reset: %s\n", hu_strerror(HU_RESET));
+		struct hu_probe gone = {.peer = HU_PEER_GONE,
+					.status = HU_RESET,
+					.error = err,
+					.tcp_state = TCP_CLOSE};
+		struct hu_close_info info = {
+		    .reason = HU_CLOSE_RESET,
+		    .error = err,
+		    .phase = HU_PHASE_OPEN,
+		};
+
+		if (json) {
+			probe_event("open", peer, HU_PHASE_OPEN, now_ms() - t0,
+				    NULL, NULL);
+			probe_event("probe", peer, HU_PHASE_OPEN, 0, &gone,
+				    NULL);
+			probe_event("close", peer, HU_PHASE_OPEN, 0, NULL,
+				    &info);
+		} else {
+			printf("connected to %s\n", text);
+			printf("%8.0f ms  peer=%-4s state=%-11s error=%s\n",
+			       now_ms() - t0, hu_peer_name(HU_PEER_GONE),
+			       "CLOSE", hu_errno_name(err));
+			printf("peer reset: %s\n", hu_strerror(HU_RESET));
+		}
 		close(fd);
 		return EXIT_RESET;
 	}
@@ -287,7 +300,7 @@ int cmd_probe(int argc, char **argv)
 			else
 				printf("%8.0f ms  peer=%-4s state=%-11s "
 				       "unread=%zu unsent=%zu%s%s\n",
-				       now_ms() - t0, peer_word(p.peer),
+				       now_ms() - t0, hu_peer_name(p.peer),
 				       hu_tcp_state_name(p.tcp_state), p.unread,
 				       p.unsent, en ? " error=" : "",
 				       en ? en : "");

@@ -10,7 +10,7 @@
 # run as root in a private namespace; SKIP without.
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..28"
+echo "1..29"
 
 # peer.pl's "full": its accept queue holds its own connection, so our SYN
 # is dropped and the connect stays in SYN_SENT.
@@ -168,6 +168,28 @@ rc=$?
 [ $rc -eq 3 ] && close_is "$tmp/pref.json" reason=refused errno=ECONNREFUSED phase=connecting &&
 	[ "$(jq -s length "$tmp/pref.json")" -eq 1 ]
 ok $? "probe --json refused: one close event, exit 3 (rc=$rc; $(summary "$tmp/pref.json"))"
+
+# accepted and reset at once (peer.pl abort-all): with --json too, open,
+# a probe event that saw it gone, close reset in phase open -- whichever
+# way the reset reaches probe (in connect's SO_ERROR, or later)
+bg perl "$top/tests/lib/peer.pl" listen abort-all >"$tmp/abort.peer"
+apid=$bg_pid
+wait_for "$tmp/abort.peer" '^[0-9]'
+port=$(head -1 "$tmp/abort.peer")
+bad=0
+for i in 1 2 3 4 5; do
+	timeout 10 "$H" probe --json "127.0.0.1:$port" >"$tmp/pab.json" 2>/dev/null
+	rc=$?
+	{ [ $rc -eq 4 ] && close_is "$tmp/pab.json" reason=reset phase=open errno=ECONNRESET &&
+		jq -e -s '.[0].event == "open" and any(.[]; .event == "probe" and .seen == "gone")' \
+			"$tmp/pab.json" >/dev/null; } || {
+		bad=$((bad + 1))
+		echo "# run $i: rc=$rc $(tr '\n' ' ' <"$tmp/pab.json")" >&2
+	}
+done
+kill "$apid" 2>/dev/null
+[ $bad -eq 0 ]
+ok $? "probe --json, a peer that accepts and resets at once: open, gone, close reset, exit 4 ($bad of 5 not)"
 
 # ---- listen --max-conns 1: stdin goes to the connection, as with nc -l;
 # its end sends no FIN (the peer still talks) ----
