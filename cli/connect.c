@@ -35,7 +35,7 @@ static const char connect_usage[] =
     "  hangup: [SECONDS] #1 PEER eof phase=PHASE in=N out=N ms=MS\n"
     "  hangup: [SECONDS] #1 PEER close reason=REASON errno=NAME "
     "phase=PHASE\n"
-    "                    in=N out=N undelivered=N ms=MS\n\n"
+    "                    in=N out=N undelivered=N [discarded=N] ms=MS\n\n"
     "(see 'hangup listen --help' for the fields; open's ms is the time the\n"
     "connect took).\n\n"
     "  --liveness MS         detect a vanished peer within about MS\n"
