@@ -167,6 +167,15 @@ valgrind: all
 	        "skipped: $$(grep -c '^ok.*# SKIP' $(BUILD)/valgrind.log)"; \
 	done; exit $$fail
 
+# Every function hangup.h exports gets a page of its own in man3 that
+# sources hangup(3) (`.so`, as man-db and mandoc read it), so that
+# `man 3 hu_recv` finds it. tests/t-docs.sh checks that each has an
+# entry in hangup(3).
+# (LP: a '(' that make's own parenthesis count does not see.)
+LP := (
+MAN3_LINKS = $(shell sed -n \
+    's/^HU_EXPORT .*[ *]\(hu_[a-z0-9_]*\)[$(LP)].*/\1/p' include/hangup.h)
+
 install: lib $(TOOL)
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
@@ -183,11 +192,23 @@ install: lib $(TOOL)
 	    install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
 	for m in docs/*.3; do [ -f "$$m" ] && \
 	    install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man3/ || true; done
+	for f in $(MAN3_LINKS); do \
+	    echo '.so man3/hangup.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+	@# Into the system itself (no DESTDIR): the loader finds a new
+	@# libhangup.so.0 only once ldconfig has rebuilt its cache.
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null 2>&1; then \
+	    echo ldconfig; ldconfig || true; \
+	    ldconfig -p | grep -q 'libhangup\.so\.$(SOVERSION) ' || \
+	    echo "install: $(LIBDIR) is not in the loader's path:" \
+	        "add it to /etc/ld.so.conf.d/ (then ldconfig), or" \
+	        "set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/hangup.h $(DESTDIR)$(LIBDIR)/libhangup.* \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/hangup.pc $(DESTDIR)$(BINDIR)/hangup \
-	    $(DESTDIR)$(MANDIR)/man1/hangup.1 $(DESTDIR)$(MANDIR)/man3/hangup.3
+	    $(DESTDIR)$(MANDIR)/man1/hangup.1 $(DESTDIR)$(MANDIR)/man3/hangup.3 \
+	    $(MAN3_LINKS:%=$(DESTDIR)$(MANDIR)/man3/%.3)
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h cli/*.c cli/*.h \
                cli/*/*.c cli/*/*.h \
@@ -235,7 +256,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 
 # fuzz-cli drives the CLI's option parsers: it links the tool's own files
 # (not main.c, which has main(), nor the lab).
-FUZZ_CLI_OBJ  := $(patsubst %,$(BUILD)/fuzz/obj/cli/%.o,args events sink listen connect)
+FUZZ_CLI_OBJ  := $(patsubst %,$(BUILD)/fuzz/obj/cli/%.o,args events sink stdin listen connect)
 $(BUILD)/fuzz/obj/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Icli -c -o $@ $<

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,9 +152,21 @@ static const char *inet_problem(const char *text, char *why, size_t size)
 		host[n] = '\0';
 		if ((p = port_problem(close + 2, why, size)) != NULL)
 			return p;
+		char *scope = strchr(host, '%');
+		if (scope != NULL)
+			*scope++ = '\0';
 		if (inet_pton(AF_INET6, host, a6) != 1) {
 			snprintf(why, size, "'%s' is not an IPv6 address",
 				 host);
+			return why;
+		}
+		if (scope != NULL && *scope == '\0')
+			return "no interface after '%' (e.g. [fe80::1%eth0])";
+		if (scope != NULL) {
+			snprintf(why, size,
+				 "no network interface '%s' (after %%: an "
+				 "interface name or number, e.g. %%eth0)",
+				 scope);
 			return why;
 		}
 		return NULL;
@@ -211,12 +224,23 @@ int cli_parse_addr(const char *cmd, const char *text, struct hu_addr *out)
 
 int cli_check_dest(const char *cmd, const char *text, const struct hu_addr *a)
 {
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->sa;
 	unsigned port = 1;
 
 	if (a->sa.ss_family == AF_INET)
 		port = ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
 	else if (a->sa.ss_family == AF_INET6)
-		port = ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+		port = ntohs(s6->sin6_port);
+	if (a->sa.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && s6->sin6_scope_id == 0) {
+		/* The kernel would say EINVAL: fe80::/10 exists on every
+		 * interface, so it cannot choose one. */
+		fprintf(stderr,
+			"hangup %s: a link-local address needs its interface "
+			"([fe80::1%%eth0]:PORT) in '%s'\n",
+			cmd, text);
+		return -1;
+	}
 	if (port != 0)
 		return 0;
 	/* connect() to port 0 is refused by the kernel; saying so as

@@ -68,6 +68,20 @@ int cli_parse_operand(const char *cmd, const char *examples, int argc,
 /* An address to connect to: port 0 is refused too (text names it). */
 int cli_check_dest(const char *cmd, const char *text, const struct hu_addr *a);
 
+/* ---- stdin.c: stdin to one connection (connect, listen --max-conns 1) */
+
+/* stdin closed at start (`<&-`) or a directory: a message, -1. */
+int cli_stdin_check(const char *cmd);
+/* Read stdin into c until it ends, paced by c's write buffer; every byte
+ * queued is added to *queued. on_end(0) at EOF, on_end(errno) after a
+ * read error (reported); not called if c closes first. */
+void cli_stdin_start(hu_loop *loop, hu_conn *c, const char *cmd,
+		     unsigned long long *queued, void (*on_end)(int err));
+/* From on_drain: read on if stdin was paused at the high-water mark. */
+void cli_stdin_drain(void);
+/* Stop reading stdin (the connection has closed). */
+void cli_stdin_stop(void);
+
 /* ---- events.c: the event lines of listen and connect ---- */
 
 /* Start the clock (t = 0) and choose the format: text lines on stderr, or
@@ -79,13 +93,15 @@ unsigned long long cli_elapsed_ms(void);
 /* One connection event: "open", "eof" or "close". */
 struct cli_event {
 	const char *event;
-	unsigned long long conn; /* hu_conn_id() */
+	unsigned long long conn; /* hu_conn_id(); 0: none was made */
 	const char *peer;        /* NULL: unknown */
 	const char *phase;       /* hu_phase_name() */
 	/* close only (NULL otherwise): reason, errno, counts, duration */
 	const struct hu_close_info *info;
 	/* open and eof: the counts so far and ms since the connection began */
 	unsigned long long bytes_in, bytes_out, ms;
+	/* probe's "probe" event only: what hu_probe() saw */
+	const struct hu_probe *probe;
 };
 void cli_event(const struct cli_event *e);
 /* The "listening" event, with the bound address. */
@@ -114,6 +130,8 @@ struct cli_sink_hooks {
 	void *arg;
 };
 void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h);
+/* (loop NULL: stdout is written directly, blocking -- for probe, which has
+ * no loop and nothing else to serve while it waits.) */
 /* 0 written or queued, 1 queued and above the mark, -1 stdout is gone. */
 int cli_out(const void *data, size_t len);
 /* Bytes queued, not yet written. */
@@ -126,6 +144,15 @@ int cli_out_midline(void);
 void cli_out_abandon(void);
 /* Release the sink (after the loop). */
 void cli_sink_done(void);
+
+/* Open /dev/null onto any of fds 0-2 that is closed, so that no socket
+ * or epoll fd takes its number (first thing in main()); cli_closed_fds
+ * then says which were closed (bit 1 << fd), for a true message. */
+void cli_guard_std_fds(void);
+extern unsigned cli_closed_fds;
+
+/* A loop and the signalfd (cli_signals()), or NULL after a message. */
+hu_loop *cli_start(const char *cmd, int *sfd);
 
 /* Block SIGINT, SIGTERM and SIGHUP and return a signalfd for them (or -1);
  * ignore SIGPIPE. */

@@ -9,11 +9,8 @@
  * sending stdin until it ends. --liveness bounds the wait on a peer that
  * vanished.
  *
- * Backpressure: stdin is read only while the connection's write buffer is
- * below its high-water mark (hu_conn_write() returns 1 at the mark: stop
- * until on_drain), so `hangup connect < 10G.img` holds at most a buffer's
- * worth. A regular file cannot be watched by epoll (it is always
- * "ready"): it is read directly, a few chunks per loop pass.
+ * stdin is read with backpressure (stdin.c): at most a write buffer's
+ * worth is held, whatever its size.
  */
 #include "cli.h"
 
@@ -25,8 +22,6 @@
 #include <unistd.h>
 
 #define LINGER_MS 1000
-#define CHUNK 65536
-#define FILE_ROUNDS 16 /* chunks per pass, so signals are still seen */
 
 static const char connect_usage[] =
     "usage: hangup connect [--liveness MS] [--connect-timeout MS] [--json] "
@@ -40,7 +35,7 @@ static const char connect_usage[] =
     "  hangup: [SECONDS] #1 PEER eof phase=PHASE in=N out=N ms=MS\n"
     "  hangup: [SECONDS] #1 PEER close reason=REASON errno=NAME "
     "phase=PHASE\n"
-    "                    in=N out=N undelivered=N ms=MS\n\n"
+    "                    in=N out=N undelivered=N [discarded=N] ms=MS\n\n"
     "(see 'hangup listen --help' for the fields; open's ms is the time the\n"
     "connect took).\n\n"
     "  --liveness MS         detect a vanished peer within about MS\n"
@@ -50,20 +45,21 @@ static const char connect_usage[] =
     "                        (default: the kernel's SYN retries, ~2 min)\n"
     "  --json                one JSON object per event on stdout, nothing\n"
     "                        else (received data is not printed)\n\n"
-    "SIGINT/SIGTERM closes gracefully (reason local; aborted after 2 s if\n"
-    "the peer does not read what we sent); a second one aborts.\n"
-    "Exit status: 0 the peer closed cleanly (or we did), 3 refused, 4 reset,\n"
-    "5 timeout (dead peer, connect timeout), 6 unreachable, 1 other error,\n"
-    "2 usage.\n";
+    "SIGINT, SIGTERM or SIGHUP closes gracefully (reason local, within 1 s:\n"
+    "a peer that does not read gets errno ETIMEDOUT, the rest counted in\n"
+    "undelivered, exit 1); a second one aborts (reason abort). Before the\n"
+    "connect has completed, either ends it with exit 1.\n"
+    "Exit status: 0 the peer closed cleanly (or we closed on a signal and it\n"
+    "took all we sent), 3 refused, 4 reset, 5 timeout (dead peer, connect\n"
+    "timeout), 6 unreachable (also no route: errno EINVAL for a blackhole\n"
+    "route, EACCES for a prohibit route), 1 other error (also stdin closed,\n"
+    "a directory, or unreadable), 2 usage.\n";
 
 static struct {
 	hu_loop *loop;
 	hu_conn *c;
 	int json, status, signals, closed, out_waiting;
-	/* stdin */
-	hu_watch *inw;
-	hu_timer *pump;
-	int in_file, in_paused, in_done, shut;
+	int shut; /* stdin ended: our FIN is on its way */
 	/* for the open and eof lines */
 	char peer[160];
 	int have_peer;
@@ -71,7 +67,6 @@ static struct {
 	int sfd;
 	hu_watch *sigw;
 	hu_timer *flush_timer, *abort_timer;
-	char buf[CHUNK];
 } C;
 
 static void finish_if_done(void);
@@ -123,116 +118,17 @@ static void conn_event(const char *event, const char *phase)
 	cli_event(&e);
 }
 
-/* ---- stdin ---- */
-
-static void stdin_stop(void)
+/* stdin is over (stdin.c): EOF, or a read error it reported. */
+static void stdin_ended(int err)
 {
-	C.in_done = 1;
-	if (C.inw) {
-		hu_watch_stop(C.inw);
-		C.inw = NULL;
-	}
-	if (C.pump) {
-		hu_timer_stop(C.pump);
-		C.pump = NULL;
-	}
-}
-
-static void stdin_ended(void)
-{
-	stdin_stop();
+	/* Not all of stdin went out: not a clean run, whatever the peer
+	 * does next. */
+	if (err != 0)
+		C.status = EXIT_OTHER;
 	C.shut = 1;
 	/* Our FIN goes once everything queued is written; the connection
 	 * then ends when the peer's FIN comes (reason eof). */
 	(void)hu_conn_shutdown(C.c);
-}
-
-/* Send what stdin gave; 0 to go on reading, -1 to wait (or stop). */
-static int send_chunk(const char *p, size_t n)
-{
-	int rc = hu_conn_write(C.c, p, n);
-
-	if (rc < 0) { /* closing or gone: its on_close says why */
-		stdin_stop();
-		return -1;
-	}
-	C.queued += n;
-	if (rc == 1) { /* at the high-water mark: wait for on_drain */
-		C.in_paused = 1;
-		if (C.inw)
-			(void)hu_watch_set(C.inw, 0);
-		return -1;
-	}
-	return 0;
-}
-
-/* Read stdin once; 0 to go on, -1 to stop this round. */
-static int read_stdin(void)
-{
-	ssize_t n = read(STDIN_FILENO, C.buf, sizeof(C.buf));
-
-	if (n > 0)
-		return send_chunk(C.buf, (size_t)n);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return -1;
-	if (n < 0 && errno != EBADF) {
-		const char *en = hu_errno_name(errno);
-
-		cli_diag("hangup connect: stdin: %s (%s); ending it\n",
-			 strerror(errno), en ? en : "?");
-	}
-	stdin_ended(); /* EOF (or no stdin at all: nothing to send) */
-	return -1;
-}
-
-static void pump_file(void);
-
-static void pump_fire(hu_timer *t, void *arg)
-{
-	(void)t;
-	(void)arg;
-	C.pump = NULL; /* a one-shot timer is freed after this call */
-	pump_file();
-}
-
-/* A regular file: read it directly, a few chunks a pass. */
-static void pump_file(void)
-{
-	for (int i = 0; i < FILE_ROUNDS; i++)
-		if (read_stdin() < 0)
-			return;
-	C.pump = hu_timer_start(C.loop, 0, 0, pump_fire, NULL);
-	if (C.pump == NULL) {
-		cli_diag("hangup connect: out of memory\n");
-		C.status = EXIT_OTHER;
-		stdin_stop();
-		hu_conn_close(C.c, HU_ABORT);
-	}
-}
-
-static void stdin_ready(hu_watch *w, unsigned events, void *arg)
-{
-	(void)w;
-	(void)events;
-	(void)arg;
-	(void)read_stdin(); /* level-triggered: called again while ready */
-}
-
-static void stdin_start(void)
-{
-	int rc = hu_watch_start(C.loop, STDIN_FILENO, HU_READABLE, stdin_ready,
-				NULL, &C.inw);
-
-	if (rc == HU_BADF) {
-		/* A regular file, /dev/null, or no stdin at all. */
-		C.inw = NULL;
-		C.in_file = 1;
-		pump_file();
-	} else if (rc < 0) {
-		cli_diag("hangup connect: cannot watch stdin: %s\n",
-			 hu_strerror(rc));
-		stdin_ended();
-	}
 }
 
 /* ---- the connection ---- */
@@ -241,7 +137,7 @@ static void on_open(hu_conn *c)
 {
 	C.have_peer = hu_conn_peer(c, C.peer, sizeof(C.peer)) >= 0;
 	conn_event("open", hu_phase_name(HU_PHASE_OPEN));
-	stdin_start();
+	cli_stdin_start(C.loop, c, "connect", &C.queued, stdin_ended);
 }
 
 static void on_data(hu_conn *c, const void *data, size_t len)
@@ -258,13 +154,7 @@ static void on_data(hu_conn *c, const void *data, size_t len)
 static void on_drain(hu_conn *c)
 {
 	(void)c;
-	if (!C.in_paused || C.in_done)
-		return;
-	C.in_paused = 0;
-	if (C.inw)
-		(void)hu_watch_set(C.inw, HU_READABLE);
-	else if (C.in_file)
-		pump_file();
+	cli_stdin_drain();
 }
 
 static void on_eof(hu_conn *c)
@@ -290,13 +180,19 @@ static void on_close(hu_conn *c, const struct hu_close_info *info)
 	cli_event(&e);
 	if (C.status == 0)
 		C.status = cli_exit_for_reason(info->reason);
+	/* We gave up (a signal) before the connection existed: nothing
+	 * succeeded, so `hangup connect X && echo reachable` must not say
+	 * so. Not "reset" either, for a second signal's abort. */
+	if (info->phase == HU_PHASE_CONNECTING &&
+	    (info->reason == HU_CLOSE_LOCAL || info->reason == HU_CLOSE_ABORT))
+		C.status = EXIT_OTHER;
 	/* We closed (a signal), but the peer never took all we sent: not a
 	 * clean end, whatever the reason word says. */
 	if (C.status == 0 && info->reason == HU_CLOSE_LOCAL &&
 	    info->undelivered > 0)
 		C.status = EXIT_OTHER;
 	C.closed = 1;
-	stdin_stop();
+	cli_stdin_stop();
 	if (C.abort_timer) {
 		hu_timer_stop(C.abort_timer);
 		C.abort_timer = NULL;
@@ -424,6 +320,36 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 	return -1;
 }
 
+/*
+ * hu_connect() failed before there was a connection (out of fds or
+ * memory): no on_close will come, but a run that tried to connect still
+ * ends with a close event, so that a jq pipeline reading stdout learns
+ * why. conn is 0 (null): no connection number was given.
+ */
+static void connect_failed(const char *text, int rc, int err)
+{
+	struct hu_addr a;
+	char peer[160];
+
+	/* As the loop's events write it: ":1" is 127.0.0.1:1. */
+	if (hu_addr_parse(text, &a) < 0 ||
+	    hu_addr_format((struct sockaddr *)&a.sa, a.len, peer,
+			   sizeof(peer)) < 0)
+		snprintf(peer, sizeof(peer), "%s", text);
+	struct hu_close_info info = {
+	    .reason = hu_reason_from_status(rc),
+	    .error = err,
+	    .phase = HU_PHASE_CONNECTING,
+	};
+	struct cli_event e = {
+	    .event = "close",
+	    .peer = peer,
+	    .phase = hu_phase_name(HU_PHASE_CONNECTING),
+	    .info = &info,
+	};
+	cli_event(&e);
+}
+
 int cmd_connect(int argc, char **argv)
 {
 	struct hu_conn_config cfg = {
@@ -439,6 +365,11 @@ int cmd_connect(int argc, char **argv)
 
 	if (st >= 0)
 		return st;
+	/* stdin must be something to read, or a run that sent nothing
+	 * would say success. Before connecting: the peer sees nothing of a
+	 * run that could not have worked. */
+	if (cli_stdin_check("connect") < 0)
+		return EXIT_OTHER;
 	memset(&C, 0, sizeof(C));
 	C.sfd = -1;
 	C.json = o.json;
@@ -446,13 +377,8 @@ int cmd_connect(int argc, char **argv)
 	cfg.connect_timeout_ms = o.connect_timeout_ms;
 	const char *text = o.addr;
 
-	C.loop = hu_loop_new();
-	C.sfd = cli_signals();
-	if (C.loop == NULL || C.sfd < 0) {
-		cli_diag("hangup connect: cannot start: %s\n", strerror(errno));
-		hu_loop_free(C.loop);
+	if ((C.loop = cli_start("connect", &C.sfd)) == NULL)
 		return EXIT_OTHER;
-	}
 	struct cli_sink_hooks hooks = {
 	    .on_room = on_room, .on_idle = on_idle, .on_gone = on_gone};
 	cli_sink_init(C.loop, &hooks);
@@ -463,6 +389,7 @@ int cmd_connect(int argc, char **argv)
 		int err = errno; /* meaningful: the call failed */
 		const char *en = hu_errno_name(err);
 
+		connect_failed(text, rc, err);
 		cli_diag("hangup connect: cannot connect to %s: %s (%s)\n",
 			 text, rc == HU_ERROR ? strerror(err) : hu_strerror(rc),
 			 en ? en : "?");

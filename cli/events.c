@@ -233,24 +233,38 @@ void cli_event_listening(const char *addr)
 	emit(&l);
 }
 
+/* What hu_probe() saw, after the common keys: the peer as it looks
+ * (open, eof, gone), the TCP state, and the two queues. */
+static void add_probe(struct line *l, const struct hu_probe *p)
+{
+	add_str(l, "seen", hu_peer_name(p->peer));
+	add_str(l, "tcp_state", hu_tcp_state_name(p->tcp_state));
+	add(l, ",\"unread\":%zu,\"unsent\":%zu", p->unread, p->unsent);
+}
+
 void cli_event(const struct cli_event *e)
 {
 	const struct hu_close_info *in = e->info;
 	unsigned long long bin = in ? in->bytes_in : e->bytes_in;
 	unsigned long long bout = in ? in->bytes_out : e->bytes_out;
 	unsigned long long ms = in ? in->duration_ms : e->ms;
-	const char *en = in ? hu_errno_name(in->error) : NULL;
+	int err = in ? in->error : e->probe ? e->probe->error : 0;
+	const char *en = hu_errno_name(err);
 	char num[16];
 	struct line l = {.n = 0};
 
-	if (in && in->error != 0 && en == NULL) {
+	if (err != 0 && en == NULL) {
 		/* An errno hangup has no name for: its number, not null. */
-		snprintf(num, sizeof(num), "%d", in->error);
+		snprintf(num, sizeof(num), "%d", err);
 		en = num;
 	}
 
 	if (json) {
-		add(&l, "{\"event\":\"%s\",\"conn\":%llu", e->event, e->conn);
+		add(&l, "{\"event\":\"%s\"", e->event);
+		if (e->conn != 0)
+			add(&l, ",\"conn\":%llu", e->conn);
+		else
+			add(&l, ",\"conn\":null"); /* no connection made */
 		add_str(&l, "peer", e->peer);
 		add_str(&l, "reason", in ? hu_reason_name(in->reason) : NULL);
 		add_str(&l, "phase", e->phase);
@@ -262,11 +276,17 @@ void cli_event(const struct cli_event *e)
 		else
 			add(&l, ",\"undelivered\":null,\"discarded\":null");
 		add(&l, ",\"ms\":%llu", ms);
+		if (e->probe)
+			add_probe(&l, e->probe);
 		emit(&l);
 		return;
 	}
 	text_head(&l);
-	add(&l, "#%llu %s %s", e->conn, e->peer ? e->peer : "?", e->event);
+	if (e->conn != 0)
+		add(&l, "#%llu", e->conn);
+	else
+		add(&l, "#-");
+	add(&l, " %s %s", e->peer ? e->peer : "?", e->event);
 	if (in) {
 		add(&l, " reason=%s errno=%s", hu_reason_name(in->reason),
 		    en ? en : "-");

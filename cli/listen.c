@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define LINGER_MS 1000
@@ -43,26 +45,35 @@ static const char listen_usage[] =
     "  hangup: [SECONDS] #ID PEER eof phase=PHASE in=N out=N ms=MS\n"
     "  hangup: [SECONDS] #ID PEER close reason=REASON errno=NAME "
     "phase=PHASE\n"
-    "                    in=N out=N undelivered=N ms=MS\n\n"
+    "                    in=N out=N undelivered=N [discarded=N] ms=MS\n\n"
     "SECONDS since the start; in/out are bytes received and sent;\n"
-    "undelivered, bytes we sent that the peer never acknowledged; ms, the\n"
-    "connection's age. REASON: eof reset timeout idle local abort error.\n\n"
+    "undelivered, bytes we sent that the peer never acknowledged;\n"
+    "discarded (only when not 0), bytes of in read and dropped while\n"
+    "closing; ms, the connection's age. REASON: eof reset timeout idle\n"
+    "local abort error.\n\n"
     "  --echo          send back what each peer sends\n"
     "  --discard       drop what peers send\n"
     "  --liveness MS   detect a vanished peer within about MS (keepalive +\n"
     "                  TCP_USER_TIMEOUT; at least 2000, and 3000 or more\n"
     "                  where packets can be lost): reason timeout\n"
     "  --idle MS       close a connection silent both ways for MS: idle\n"
-    "  --max-conns N   accept N connections in all, then stop listening;\n"
-    "                  exit when the last of them has closed\n"
+    "  --max-conns N   accept N connections in all, then stop listening\n"
+    "                  (a later connect is refused; one the kernel had\n"
+    "                  already queued is reset) and exit when the last has\n"
+    "                  closed. With N = 1, stdin goes to the connection, as\n"
+    "                  with nc -l (not with --echo; no FIN at its end)\n"
     "  --json          one JSON object per event on stdout, nothing else\n"
     "                  (received data is not printed; --echo still "
     "echoes)\n\n"
     "A peer's FIN is answered with ours once our data is out (close\n"
-    "reason eof). SIGINT/SIGTERM: stop listening, close every connection\n"
-    "gracefully (reason local, up to 1 s each; one whose peer does not read\n"
-    "is aborted after 2 s); a second signal aborts them all.\n"
-    "Exit status: 0 done, 1 cannot listen (or stdout failed), 2 usage.\n";
+    "reason eof). SIGINT, SIGTERM or SIGHUP: stop listening and close every\n"
+    "connection gracefully (our FIN, then up to 1 s for the peer's: reason\n"
+    "local, with errno ETIMEDOUT if the 1 s ran out, e.g. a peer that does\n"
+    "not read); a second signal aborts them all (reason abort).\n"
+    "A Unix socket file left by a server that died is replaced, once a\n"
+    "connect to it is refused.\n"
+    "Exit status: 0 done, 1 cannot listen (or stdout or stdin failed),\n"
+    "2 usage.\n";
 
 enum { MODE_PRINT, MODE_ECHO, MODE_DISCARD };
 
@@ -86,6 +97,9 @@ static struct {
 	int sfd;
 	hu_watch *sigw;
 	hu_timer *flush_timer, *abort_timer;
+	const char *in_the_way; /* on a Unix path's EADDRINUSE */
+	int use_stdin;          /* stdin to the one connection (nc -l) */
+	struct lconn *stdin_conn;
 } L;
 
 static struct lconn *lc_of(hu_conn *c)
@@ -155,6 +169,32 @@ static void conn_event(struct lconn *lc, hu_conn *c, const char *event,
 	cli_event(&e);
 }
 
+/*
+ * stdin ended (stdin.c). As nc -l without -N: no FIN for it -- the
+ * connection goes on until the peer closes (or a signal) -- so a stdin
+ * that is /dev/null, as for a job started with & in a script, changes
+ * nothing for the peer.
+ */
+static void stdin_ended(int err)
+{
+	if (err != 0)
+		L.status = EXIT_OTHER;
+}
+
+/*
+ * nc -l sends stdin to its one connection; so does `listen --max-conns 1`
+ * (not with --echo: the peer's own data is what goes back). Not when
+ * stdin was closed at the start, nor a terminal that we do not hold in the
+ * foreground: a job started with & would be stopped by SIGTTIN at the
+ * first read.
+ */
+static int wants_stdin(const struct cli_listen_opts *o)
+{
+	if (o->max != 1 || o->echo || (cli_closed_fds & (1u << STDIN_FILENO)))
+		return 0;
+	return !isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) == getpgrp();
+}
+
 static void on_open(hu_conn *c)
 {
 	struct lconn *lc = calloc(1, sizeof(*lc));
@@ -181,6 +221,10 @@ static void on_open(hu_conn *c)
 	L.nconns++;
 	hu_conn_set_user(c, lc);
 	conn_event(lc, c, "open", hu_phase_name(HU_PHASE_OPEN));
+	if (L.use_stdin) {
+		L.stdin_conn = lc;
+		cli_stdin_start(L.loop, c, "listen", &lc->queued, stdin_ended);
+	}
 }
 
 static void on_data(hu_conn *c, const void *data, size_t len)
@@ -212,6 +256,8 @@ static void on_data(hu_conn *c, const void *data, size_t len)
 
 static void on_drain(hu_conn *c)
 {
+	if (lc_of(c) == L.stdin_conn)
+		cli_stdin_drain();
 	if (!lc_of(c)->waiting)
 		hu_conn_resume(c);
 }
@@ -243,6 +289,10 @@ static void on_close(hu_conn *c, const struct hu_close_info *info)
 	    .info = info,
 	};
 	cli_event(&e);
+	if (lc && lc == L.stdin_conn) {
+		cli_stdin_stop();
+		L.stdin_conn = NULL;
+	}
 	if (lc) {
 		if (lc->prev)
 			lc->prev->next = lc->next;
@@ -413,6 +463,48 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 	return -1;
 }
 
+/*
+ * bind() on a Unix path says EADDRINUSE when any file is there -- most
+ * often the socket file of a server that was killed (kill -9 leaves it
+ * behind). If it is a socket and nothing answers a connect on it
+ * (ECONNREFUSED), it is stale: remove it, as many servers do, and say so.
+ * Otherwise leave it and say what is in the way (L.in_the_way). Returns 1
+ * when the path is free to try again.
+ */
+static int replace_stale(const char *text)
+{
+	struct hu_addr a;
+	struct stat st;
+
+	if (strncmp(text, "unix:", 5) != 0 || hu_addr_parse(text, &a) < 0)
+		return 0;
+	const char *path = ((struct sockaddr_un *)&a.sa)->sun_path;
+	if (path[0] == '\0') { /* abstract: no file, a live listener */
+		L.in_the_way = "another socket has that abstract name";
+		return 0;
+	}
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		L.in_the_way = "a file that is not a socket is in the way "
+			       "(remove it, or choose another path)";
+		return 0;
+	}
+	L.in_the_way = "something is listening on that socket file";
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	/* Non-blocking: a live listener with a full backlog says EAGAIN,
+	 * never ECONNREFUSED. */
+	int stale = connect(fd, (struct sockaddr *)&a.sa, a.len) < 0 &&
+		    errno == ECONNREFUSED;
+	close(fd);
+	if (!stale || unlink(path) < 0)
+		return 0;
+	cli_diag("hangup listen: removed the stale socket file %s (nothing "
+		 "was listening on it)\n",
+		 path);
+	return 1;
+}
+
 int cmd_listen(int argc, char **argv)
 {
 	struct hu_listen_config cfg = {
@@ -433,29 +525,34 @@ int cmd_listen(int argc, char **argv)
 	L.sfd = -1;
 	L.json = o.json;
 	L.max = o.max;
+	L.use_stdin = wants_stdin(&o);
 	cfg.conn.liveness_ms = o.liveness_ms;
 	cfg.conn.idle_ms = o.idle_ms;
 	const char *text = o.addr;
 	L.mode = o.echo ? MODE_ECHO : o.discard ? MODE_DISCARD : MODE_PRINT;
 
-	L.loop = hu_loop_new();
-	L.sfd = cli_signals();
-	if (L.loop == NULL || L.sfd < 0) {
-		cli_diag("hangup listen: cannot start: %s\n", strerror(errno));
-		hu_loop_free(L.loop);
+	if ((L.loop = cli_start("listen", &L.sfd)) == NULL)
 		return EXIT_OTHER;
-	}
 	struct cli_sink_hooks hooks = {
 	    .on_room = on_room, .on_idle = on_idle, .on_gone = on_gone};
 	cli_sink_init(L.loop, &hooks);
 	cli_events_init(L.json);
 
+	/* errno is taken at once, where it is hu_listen()'s: replace_stale()
+	 * makes calls of its own. */
 	int rc = hu_listen(L.loop, text, &cfg, &L.l);
+	int err = rc < 0 ? errno : 0;
+	if (rc == HU_ERROR && err == EADDRINUSE && replace_stale(text)) {
+		rc = hu_listen(L.loop, text, &cfg, &L.l);
+		err = rc < 0 ? errno : 0;
+	}
 	if (rc < 0) {
-		int err = errno; /* meaningful: the call failed */
 		const char *en = hu_errno_name(err);
 
-		if (rc == HU_ERROR)
+		if (rc == HU_ERROR && err == EADDRINUSE && L.in_the_way)
+			cli_diag("hangup listen: cannot listen on %s: %s\n",
+				 text, L.in_the_way);
+		else if (rc == HU_ERROR)
 			cli_diag("hangup listen: cannot listen on %s: %s "
 				 "(%s)\n",
 				 text, strerror(err), en ? en : "?");
@@ -477,6 +574,9 @@ int cmd_listen(int argc, char **argv)
 		L.status = EXIT_OTHER;
 		stop_all(HU_ABORT);
 	}
+	/* stdout may have failed already, at the listening event: then
+	 * nothing is left to wait for but the watch just started. */
+	finish_if_done();
 
 	rc = hu_loop_run(L.loop);
 	if (rc < 0) {

@@ -41,6 +41,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	cli_guard_std_fds(); /* before anything opens an fd */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

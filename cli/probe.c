@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@
 
 static const char probe_usage[] =
     "usage: hangup probe [--liveness MS] [--interval MS] [--connect-timeout "
-    "MS] ADDR\n\n"
+    "MS]\n"
+    "                    [--json] ADDR\n\n"
     "Connect to ADDR, send and read nothing, and print what hu_probe() sees\n"
     "each time it changes, until the peer has gone. Exit status: 0 the peer\n"
     "closed (FIN), 3 refused, 4 reset, 5 timed out (dead peer, or no answer\n"
@@ -31,7 +33,11 @@ static const char probe_usage[] =
     "  --interval MS         also probe every MS milliseconds (default 1000)\n"
     "  --connect-timeout MS  give up a TCP connect after MS milliseconds\n"
     "                        (default 0: when the kernel's SYN retries end,\n"
-    "                        about 2 minutes)\n";
+    "                        about 2 minutes)\n"
+    "  --json                JSON lines on stdout, with listen's and\n"
+    "                        connect's keys: open, one \"probe\" event per\n"
+    "                        change (plus seen, tcp_state, unread, unsent),\n"
+    "                        close\n";
 
 static double now_ms(void)
 {
@@ -75,11 +81,50 @@ static int connect_within(int fd, const struct hu_addr *a, unsigned timeout_ms,
 	return err;
 }
 
-static const char *peer_word(int peer)
+/*
+ * The close reason of a connect that failed with `err`: as the loop says
+ * it (src/listen.c, status.c), so that probe and connect agree -- a Unix
+ * path with no socket file is refused, and a TCP connect the kernel
+ * refused at once for want of a route (EINVAL from a blackhole route,
+ * EACCES from a prohibit route) is unreachable.
+ */
+static int connect_reason(int err, int family, int ours)
 {
-	return peer == HU_PEER_OPEN  ? "open"
-	       : peer == HU_PEER_EOF ? "eof"
-				     : "gone";
+	if (ours)
+		return HU_CLOSE_CONNECT_TIMEOUT;
+	switch (err) {
+	case ECONNREFUSED:
+		return HU_CLOSE_REFUSED;
+	case ENOENT:
+		return family == AF_UNIX ? HU_CLOSE_REFUSED : HU_CLOSE_ERROR;
+	case ETIMEDOUT:
+		return HU_CLOSE_CONNECT_TIMEOUT;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		return HU_CLOSE_UNREACH;
+	case EINVAL:
+	case EACCES:
+		return family == AF_UNIX ? HU_CLOSE_ERROR : HU_CLOSE_UNREACH;
+	default:
+		return HU_CLOSE_ERROR;
+	}
+}
+
+/* One JSON event (--json): open, probe or close. */
+static void probe_event(const char *event, const char *peer, int phase,
+			double ms, const struct hu_probe *p,
+			const struct hu_close_info *info)
+{
+	struct cli_event e = {
+	    .event = event,
+	    .conn = 1,
+	    .peer = peer,
+	    .phase = hu_phase_name(phase),
+	    .info = info,
+	    .ms = (unsigned long long)ms,
+	    .probe = p,
+	};
+	cli_event(&e);
 }
 
 int cmd_probe(int argc, char **argv)
@@ -88,10 +133,12 @@ int cmd_probe(int argc, char **argv)
 	    {"liveness", required_argument, NULL, 'l'},
 	    {"interval", required_argument, NULL, 'i'},
 	    {"connect-timeout", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned liveness = 0, interval = 1000, ctimeout = 0;
+	int json = 0;
 	struct hu_addr addr;
 	const char *text;
 	int c;
@@ -116,6 +163,9 @@ int cmd_probe(int argc, char **argv)
 					 &ctimeout) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'j':
+			json = 1;
+			break;
 		case 'h':
 			fputs(probe_usage, stdout);
 			return 0;
@@ -129,6 +179,12 @@ int cmd_probe(int argc, char **argv)
 	    cli_check_dest("probe", text, &addr) < 0)
 		return EXIT_USAGE;
 
+	if (cli_closed_fds & (1u << STDOUT_FILENO)) {
+		/* What it sees would go to /dev/null (main.c's guard). */
+		fprintf(stderr, "hangup probe: stdout is closed\n");
+		return EXIT_OTHER;
+	}
+
 	/* Non-blocking for TCP only: a Unix connect answers at once, except
 	 * that non-blocking it would say EAGAIN for a full backlog. Nothing
 	 * here reads, so the flag can stay once connected. */
@@ -140,6 +196,13 @@ int cmd_probe(int argc, char **argv)
 		fprintf(stderr, "hangup probe: socket: %s\n", strerror(errno));
 		return EXIT_OTHER;
 	}
+	/* The peer as the events name it: ":7000" is 127.0.0.1:7000. */
+	char peer[160];
+	if (hu_addr_format((struct sockaddr *)&addr.sa, addr.len, peer,
+			   sizeof(peer)) < 0)
+		snprintf(peer, sizeof(peer), "%s", text);
+	cli_sink_init(NULL, NULL);
+	cli_events_init(json);
 	double t0 = now_ms();
 	int ours, err = connect_within(fd, &addr, ctimeout, &ours);
 	if (err == ECONNRESET || err == EPIPE) {
@@ -147,16 +210,42 @@ int cmd_probe(int argc, char **argv)
 		 * ECONNREFUSED, one after it ECONNRESET (tcp_reset()). The
 		 * peer accepted and reset before we looked: connected, then
 		 * gone -- as the loop reports it (hu_connect()). */
-		printf("connected to %s\n", text);
-		printf("%8.0f ms  peer=%-4s state=%-11s error=%s\n",
-		       now_ms() - t0, peer_word(HU_PEER_GONE), "CLOSE",
-		       hu_errno_name(err));
-		printf("peer reset: %s\n", hu_strerror(HU_RESET));
+		struct hu_probe gone = {.peer = HU_PEER_GONE,
+					.status = HU_RESET,
+					.error = err,
+					.tcp_state = TCP_CLOSE};
+		struct hu_close_info info = {
+		    .reason = HU_CLOSE_RESET,
+		    .error = err,
+		    .phase = HU_PHASE_OPEN,
+		};
+
+		if (json) {
+			probe_event("open", peer, HU_PHASE_OPEN, now_ms() - t0,
+				    NULL, NULL);
+			probe_event("probe", peer, HU_PHASE_OPEN, 0, &gone,
+				    NULL);
+			probe_event("close", peer, HU_PHASE_OPEN, 0, NULL,
+				    &info);
+		} else {
+			printf("connected to %s\n", text);
+			printf("%8.0f ms  peer=%-4s state=%-11s error=%s\n",
+			       now_ms() - t0, hu_peer_name(HU_PEER_GONE),
+			       "CLOSE", hu_errno_name(err));
+			printf("peer reset: %s\n", hu_strerror(HU_RESET));
+		}
 		close(fd);
 		return EXIT_RESET;
 	}
 	if (err != 0) {
 		const char *name = hu_errno_name(err);
+		struct hu_close_info info = {
+		    .reason = connect_reason(err, addr.sa.ss_family, ours),
+		    .error = err,
+		    .phase = HU_PHASE_CONNECTING,
+		    .duration_ms = (unsigned long long)(now_ms() - t0),
+		};
+
 		if (ours)
 			fprintf(stderr,
 				"hangup probe: connect %s: no answer within "
@@ -166,14 +255,10 @@ int cmd_probe(int argc, char **argv)
 			fprintf(stderr, "hangup probe: connect %s: %s (%s)\n",
 				text, strerror(err), name ? name : "?");
 		close(fd);
-		/* As the loop says it: no socket file is nobody listening. */
-		if (err == ENOENT && addr.sa.ss_family == AF_UNIX)
-			err = ECONNREFUSED;
-		return err == ECONNREFUSED ? EXIT_REFUSED
-		       : (err == ENETUNREACH || err == EHOSTUNREACH)
-			   ? EXIT_UNREACH
-		       : err == ETIMEDOUT ? EXIT_TIMEOUT
-					  : EXIT_OTHER;
+		if (json)
+			probe_event("close", peer, HU_PHASE_CONNECTING, 0, NULL,
+				    &info);
+		return cli_exit_for_reason(info.reason);
 	}
 	int rc;
 	if (liveness > 0 && (rc = hu_liveness(fd, liveness)) < 0) {
@@ -182,10 +267,16 @@ int cmd_probe(int argc, char **argv)
 		close(fd);
 		return EXIT_OTHER;
 	}
-	printf("connected to %s\n", text);
+	double t_open = now_ms();
+	if (json)
+		probe_event("open", peer, HU_PHASE_OPEN, t_open - t0, NULL,
+			    NULL);
+	else
+		printf("connected to %s\n", text);
 	fflush(stdout);
 
 	struct hu_probe last;
+	int phase = HU_PHASE_OPEN;
 	memset(&last, 0xff, sizeof(last));
 	for (;;) {
 		struct hu_probe p;
@@ -197,26 +288,46 @@ int cmd_probe(int argc, char **argv)
 			close(fd);
 			return EXIT_OTHER;
 		}
+		if (p.peer == HU_PEER_EOF)
+			phase = HU_PHASE_PEER_DONE;
 		if (p.peer != last.peer || p.unread != last.unread ||
 		    p.tcp_state != last.tcp_state || p.status != last.status) {
 			const char *en = hu_errno_name(p.error);
 
-			printf("%8.0f ms  peer=%-4s state=%-11s unread=%zu "
-			       "unsent=%zu%s%s\n",
-			       now_ms() - t0, peer_word(p.peer),
-			       hu_tcp_state_name(p.tcp_state), p.unread,
-			       p.unsent, en ? " error=" : "", en ? en : "");
+			if (json)
+				probe_event("probe", peer, phase,
+					    now_ms() - t_open, &p, NULL);
+			else
+				printf("%8.0f ms  peer=%-4s state=%-11s "
+				       "unread=%zu unsent=%zu%s%s\n",
+				       now_ms() - t0, hu_peer_name(p.peer),
+				       hu_tcp_state_name(p.tcp_state), p.unread,
+				       p.unsent, en ? " error=" : "",
+				       en ? en : "");
 			fflush(stdout);
 			last = p;
 		}
 		if (p.peer != HU_PEER_OPEN) {
-			int reason = p.peer == HU_PEER_EOF
-					 ? HU_CLOSE_EOF
-					 : hu_reason_from_status(p.status);
-			printf("peer %s: %s\n", hu_reason_name(reason),
-			       hu_strerror(p.status));
+			struct hu_close_info info = {
+			    .reason = p.peer == HU_PEER_EOF
+					  ? HU_CLOSE_EOF
+					  : hu_reason_from_status(p.status),
+			    .error = p.error,
+			    .phase = phase,
+			    .undelivered = p.unsent,
+			    .duration_ms =
+				(unsigned long long)(now_ms() - t_open),
+			};
+			if (json)
+				probe_event("close", peer, phase, 0, NULL,
+					    &info);
+			else
+				printf("peer %s: %s\n",
+				       hu_reason_name(info.reason),
+				       hu_strerror(p.status));
+			fflush(stdout);
 			close(fd);
-			return cli_exit_for_reason(reason);
+			return cli_exit_for_reason(info.reason);
 		}
 		struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
 		(void)poll(&pf, 1, (int)interval);

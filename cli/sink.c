@@ -55,6 +55,13 @@ void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h)
 		s.h = *h;
 	s.fd = STDOUT_FILENO;
 	s.mode = SINK_BLOCKING;
+	if (cli_closed_fds & (1u << STDOUT_FILENO)) {
+		s.err = EBADF; /* closed at start: /dev/null holds its place */
+		return;
+	}
+	/* No loop (probe): plain blocking writes, nothing to wait on. */
+	if (loop == NULL)
+		return;
 	if (fstat(STDOUT_FILENO, &st) < 0) {
 		s.err = errno; /* reported at the first write */
 		return;
@@ -241,6 +248,48 @@ void cli_sink_done(void)
 		close(s.fd);
 	s.own = 0;
 	s.fd = -1;
+}
+
+unsigned cli_closed_fds;
+
+/*
+ * Started with stdin, stdout or stderr closed (`<&-`, `>&-`), the first fd
+ * we open -- the epoll fd, a socket -- would take the free number, and a
+ * write meant for stdout would land in it ("stdout: Invalid argument",
+ * from epoll). So each closed one gets /dev/null, and cli_closed_fds
+ * remembers which were closed.
+ */
+void cli_guard_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+
+		/* open() takes the lowest free number: fd itself. */
+		if (nfd >= 0 && nfd != fd)
+			close(nfd);
+		cli_closed_fds |= 1u << fd;
+	}
+}
+
+hu_loop *cli_start(const char *cmd, int *sfd)
+{
+	hu_loop *loop = hu_loop_new();
+	int err;
+
+	if (loop == NULL) {
+		err = errno; /* hu_loop_new() failed: errno is its cause */
+		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
+		return NULL;
+	}
+	if ((*sfd = cli_signals()) < 0) {
+		err = errno; /* sigprocmask() or signalfd() failed */
+		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
+		hu_loop_free(loop);
+		return NULL;
+	}
+	return loop;
 }
 
 int cli_signals(void)

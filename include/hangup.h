@@ -313,9 +313,13 @@ HU_EXPORT int hu_report(int fd, struct hu_report *out);
  * Always closes an fd that is an open stream socket. Returns 0 when the
  * peer's FIN came in time, HU_TIMEOUT when linger_ms ran out first,
  * HU_RESET (or HU_TIMEOUT, HU_PIPE) when the connection was already dead or
- * died meanwhile. If `out` is not NULL it is filled just before the close;
+ * died meanwhile. A socket with no connection at all (never connected,
+ * connecting, listening) is closed too and gives HU_PIPE, errno ENOTCONN
+ * (or the status of an error the kernel still held for it, e.g.
+ * HU_REFUSED). If `out` is not NULL it is filled just before the close;
  * out->unsent is then the number of bytes the peer never acknowledged.
- * HU_BADF (not an open stream socket -- the fd is then left alone).
+ * HU_BADF (not an open stream socket -- the fd is then left alone) is the
+ * only result after which the fd is still open.
  */
 HU_EXPORT int hu_close_graceful(int fd, unsigned linger_ms,
 				struct hu_report *out);
@@ -348,18 +352,22 @@ struct hu_addr {
  * Parse `text` into *out. Accepted forms:
  *   HOST:PORT     HOST an IPv4 literal (127.0.0.1) or "localhost"
  *   [V6]:PORT     an IPv6 literal, e.g. [::1]:8080
+ *   [V6%IF]:PORT  with a scope id: an interface name or number, e.g.
+ *                 [fe80::1%eth0]:80 (a link-local address needs one)
  *   :PORT         loopback 127.0.0.1
  *   unix:PATH     a Unix-domain socket path (unix:@NAME is abstract)
  * PORT is 0..65535 (0 lets the kernel choose when binding). No DNS lookup is
- * ever made. Returns 0, or HU_INVAL (malformed, port out of range, path too
- * long for sun_path, NULL arguments).
+ * ever made (an interface name is looked up on this host, if_nametoindex).
+ * Returns 0, or HU_INVAL (malformed, port out of range, unknown interface,
+ * path too long for sun_path, NULL arguments).
  */
 HU_EXPORT int hu_addr_parse(const char *text, struct hu_addr *out);
 
 /**
  * Format a socket address as hu_addr_parse() reads it ("127.0.0.1:80",
- * "[::1]:80", "unix:/tmp/s"). Writes at most `size` bytes including the NUL
- * and returns the length it needed (like snprintf), or HU_INVAL.
+ * "[::1]:80", "[fe80::1%eth0]:80", "unix:/tmp/s"). Writes at most `size` bytes
+ * including the NUL and returns the length it needed (like snprintf), or
+ * HU_INVAL.
  */
 HU_EXPORT int hu_addr_format(const struct sockaddr *sa, socklen_t len,
 			     char *buf, size_t size);
@@ -530,7 +538,11 @@ HU_EXPORT void hu_listener_close(hu_listener *l);
  * Start a non-blocking connect to `addr`. Returns 0 and sets *out (may be
  * NULL); then exactly one of on_open or on_close (reason refused,
  * unreachable, connect-timeout, ...) follows, from the loop -- never from
- * inside this call. A call that fails (HU_INVAL, HU_ERROR) calls nothing.
+ * inside this call. "unreachable" includes a TCP connect that the kernel
+ * refused at once for want of a route: errno ENETUNREACH, EHOSTUNREACH,
+ * EINVAL (a blackhole route, a link-local IPv6 address with no interface)
+ * or EACCES (a prohibit route). A call that fails (HU_INVAL, HU_ERROR)
+ * calls nothing.
  * A handshake that completed is always an open connection: a peer that
  * accepts and resets at once gives on_open, then on_close "reset" in
  * phase "open", however the two reach the loop.
@@ -614,9 +626,10 @@ HU_EXPORT void hu_timer_stop(hu_timer *t);
  * again. A hang-up or an error counts as HU_READABLE (the read then says
  * which). The fd stays the caller's: hu_watch_stop() does not close it.
  *
- * Returns 0 and sets *out, HU_INVAL (bad arguments, or events has no
- * known bit), HU_BADF (fd is not open, or cannot be watched -- a regular
- * file or a directory is always ready: read it directly), HU_ERROR.
+ * Returns 0 and sets *out, HU_INVAL (bad arguments; events 0, or with a
+ * bit other than HU_READABLE and HU_WRITABLE), HU_BADF (fd is not open, or
+ * cannot be watched -- a regular file or a directory is always ready: read it
+ * directly), HU_ERROR.
  */
 HU_EXPORT int hu_watch_start(hu_loop *loop, int fd, unsigned events,
 			     void (*cb)(hu_watch *w, unsigned events,

@@ -3,13 +3,15 @@
  *
  * Literal addresses only: no DNS lookup is ever made, so parsing never
  * blocks and never touches the network. "localhost" is the one name, and it
- * means 127.0.0.1.
+ * means 127.0.0.1; an IPv6 scope id may name an interface ([fe80::1%eth0]).
  */
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -29,6 +31,34 @@ static int parse_port(const char *s, in_port_t *out)
 			return HU_INVAL;
 	}
 	*out = htons((in_port_t)v);
+	return 0;
+}
+
+/*
+ * An IPv6 scope id, as getaddrinfo() and ping take it: an interface name
+ * ("eth0") or its index ("2"). Which interface a link-local address
+ * (fe80::/10) is on: without one the kernel cannot bind or connect it
+ * (EINVAL). A name is looked up with if_nametoindex() -- an ioctl on this
+ * host, not the network.
+ */
+static int parse_scope(const char *s, uint32_t *out)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	if (*s == '\0')
+		return HU_INVAL;
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > UINT32_MAX)
+			return HU_INVAL;
+	}
+	if (*p == '\0') {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if (strlen(s) >= IF_NAMESIZE || (*out = if_nametoindex(s)) == 0)
+		return HU_INVAL;
 	return 0;
 }
 
@@ -82,6 +112,12 @@ int hu_addr_parse(const char *text, struct hu_addr *out)
 		if (parse_port(close + 2, &port) < 0)
 			return HU_INVAL;
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->sa;
+		char *pct = strchr(host, '%');
+		if (pct != NULL) {
+			*pct = '\0';
+			if (parse_scope(pct + 1, &s6->sin6_scope_id) < 0)
+				return HU_INVAL;
+		}
 		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
 			return HU_INVAL;
 		s6->sin6_family = AF_INET6;
@@ -137,8 +173,22 @@ int hu_addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
 
 		if (len < (socklen_t)sizeof(*s6))
 			return HU_INVAL;
+		char scope[IF_NAMESIZE + 2] = "";
+
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		n = snprintf(buf, size, "[%s]:%u", host, ntohs(s6->sin6_port));
+		if (s6->sin6_scope_id != 0) {
+			char name[IF_NAMESIZE];
+
+			/* The name reads back through hu_addr_parse(); an
+			 * interface that has gone keeps its number. */
+			if (if_indextoname(s6->sin6_scope_id, name) != NULL)
+				snprintf(scope, sizeof(scope), "%%%s", name);
+			else
+				snprintf(scope, sizeof(scope), "%%%u",
+					 (unsigned)s6->sin6_scope_id);
+		}
+		n = snprintf(buf, size, "[%s%s]:%u", host, scope,
+			     ntohs(s6->sin6_port));
 		break;
 	}
 	case AF_UNIX: {

@@ -175,15 +175,28 @@ int hu_close_graceful(int fd, unsigned linger_ms, struct hu_report *out)
 		result = hu__status_of(stashed);
 		goto done;
 	}
-	if (shutdown(fd, SHUT_WR) < 0) {
+	/*
+	 * One rule for a socket with no connection -- never connected, still
+	 * connecting, listening, or already reset: there is no peer to close
+	 * with, the fd is closed all the same (the promise above), and the
+	 * result is HU_PIPE with errno ENOTCONN, or the status of the error
+	 * the kernel still holds (a reset, a timeout, a refused connect).
+	 * getpeername() is what finds them all: shutdown() succeeds on a
+	 * listening TCP socket and on an unconnected Unix one, whose next
+	 * recv() would then say ENOTCONN or EINVAL.
+	 */
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0 ||
+	    shutdown(fd, SHUT_WR) < 0) {
 		int st = hu__status_errno(&err);
-
-		/* ENOTCONN: reset, timed out or never connected; a pending
-		 * error (if any) says which. */
 		int pending = pending_error(fd, &err);
+
 		if (pending < 0)
 			st = pending;
-		result = st == HU_ERROR && err != 0 ? HU_PIPE : st;
+		else if (st == HU_ERROR || st == HU_INVAL)
+			st = HU_PIPE; /* ENOTCONN */
+		result = st;
 		goto done;
 	}
 	result = drain_until_fin(fd, deadline, &err);

@@ -185,8 +185,9 @@ int hu__conn_start(hu_conn *c, int *err)
  * hu_connect(): non-blocking; EINPROGRESS is the normal answer even on
  * loopback (kernel-truth.md, 8). Completion is the first EPOLLOUT, and
  * SO_ERROR then says refused, unreachable or connected. A connect that
- * fails at once (a Unix path nobody listens on, no route) is reported the
- * same way, by on_close from the loop, never from inside hu_connect().
+ * fails at once (a Unix path nobody listens on, no route -- including a
+ * blackhole or prohibit route, EINVAL or EACCES) is reported the same way,
+ * by on_close from the loop, never from inside hu_connect().
  */
 int hu_connect(hu_loop *loop, const char *addr,
 	       const struct hu_conn_config *cfg, hu_conn **out)
@@ -220,7 +221,10 @@ int hu_connect(hu_loop *loop, const char *addr,
 	*c->peer = a;
 
 	if (connect(fd, (struct sockaddr *)&a.sa, a.len) < 0) {
-		rc = hu__status_errno(&err);
+		/* A Unix connect's EACCES is a permission on the socket file;
+		 * on TCP it and EINVAL mean no route (status.c). */
+		rc = family == AF_UNIX ? hu__status_errno(&err)
+				       : hu__status_connect_errno(&err);
 		if (rc == HU_INVAL || rc == HU_BADF) {
 			/* Not a connect that failed: a bad request. */
 			hu__conn_discard(c);

@@ -53,6 +53,9 @@
 int hu__status_errno(int *err_out);
 /* Classify an error value that did not come from errno (SO_ERROR). */
 int hu__status_of(int err);
+/* hu__status_errno() for a connect() on a TCP socket that failed at once:
+ * the errors that mean "no route" there are HU_UNREACH (status.c). */
+int hu__status_connect_errno(int *err_out);
 /* Put back the errno of the failure being reported after cleanup calls
  * (close(), ...) that may have changed it. err 0 leaves errno alone. */
 void hu__errno_set(int err);

@@ -72,6 +72,26 @@ int hu__status_errno(int *err_out)
 	return hu__status_of(err);
 }
 
+/*
+ * A TCP connect() to an address that parsed can fail at once with errors
+ * that elsewhere mean something else, and here mean that the kernel found
+ * no way to the peer: EINVAL from a blackhole route (ip_route_connect()
+ * gives RTN_BLACKHOLE's -EINVAL) or a link-local IPv6 address with no
+ * interface (tcp_v6_connect()), EACCES from a prohibit route. They are
+ * reported as unreachable, with the errno kept so that the user sees
+ * which one it was.
+ */
+int hu__status_connect_errno(int *err_out)
+{
+	int err = errno;
+
+	if (err_out)
+		*err_out = err;
+	if (err == EINVAL || err == EACCES)
+		return HU_UNREACH;
+	return hu__status_of(err);
+}
+
 void hu__errno_set(int err)
 {
 	if (err)

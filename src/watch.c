@@ -19,8 +19,10 @@ int hu_watch_start(hu_loop *loop, int fd, unsigned events,
 		   void (*cb)(hu_watch *w, unsigned events, void *arg),
 		   void *arg, hu_watch **out)
 {
+	/* A watch for nothing would be a paused watch nobody asked for:
+	 * events 0 is a bad argument here (hu_watch_set() may pause). */
 	if (loop == NULL || cb == NULL || out == NULL || loop->freeing ||
-	    (events & ~(HU_READABLE | HU_WRITABLE)) != 0)
+	    events == 0 || (events & ~(HU_READABLE | HU_WRITABLE)) != 0)
 		return HU_INVAL;
 	if (fd < 0)
 		return HU_BADF;

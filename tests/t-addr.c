@@ -7,6 +7,7 @@
 #include "lib/testlib.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -48,6 +49,13 @@ static void t_round_trips(void)
 	round_trip("[::]:0", "[::]:0", AF_INET6);
 	round_trip("[2001:db8::a:b]:9", "[2001:db8::a:b]:9", AF_INET6);
 	round_trip("[::ffff:127.0.0.1]:7", "[::ffff:127.0.0.1]:7", AF_INET6);
+	/* Scope ids: an interface's name, or its number (lo is 1 in every
+	 * network namespace); a number no interface has stays a number. */
+	round_trip("[fe80::1%lo]:80", "[fe80::1%lo]:80", AF_INET6);
+	round_trip("[fe80::1%1]:80", "[fe80::1%lo]:80", AF_INET6);
+	round_trip("[fe80::1%4000000000]:0", "[fe80::1%4000000000]:0",
+		   AF_INET6);
+	round_trip("[fe80::1%0]:80", "[fe80::1]:80", AF_INET6);
 	round_trip("unix:/tmp/hu.sock", "unix:/tmp/hu.sock", AF_UNIX);
 	round_trip("unix:rel/path", "unix:rel/path", AF_UNIX);
 	round_trip("unix:@abstract", "unix:@abstract", AF_UNIX);
@@ -75,6 +83,11 @@ static void t_parsed_fields(void)
 	CHECK(a.len == sizeof(*s6), "v6 len");
 	CHECK(ntohs(s6->sin6_port) == 5, "v6 port");
 	CHECK(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr), "v6 addr");
+	CHECK(s6->sin6_scope_id == 0, "v6: no scope");
+	REQUIRE(hu_addr_parse("[fe80::2%lo]:6", &a) == 0, "parse scoped");
+	CHECK(s6->sin6_scope_id == if_nametoindex("lo") &&
+		  IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr),
+	      "scope id %u", (unsigned)s6->sin6_scope_id);
 
 	REQUIRE(hu_addr_parse("unix:/x", &a) == 0, "parse unix");
 	CHECK(a.len == offsetof(struct sockaddr_un, sun_path) + 3,
@@ -118,6 +131,12 @@ static void t_malformed(void)
 	    "example.com:80",
 	    "unix:",
 	    "127.0.0.1:80:80",
+	    "[fe80::1%]:80",
+	    "[fe80::1%hu-no-such-if]:80",
+	    "[fe80::1%lo%lo]:80",
+	    "[fe80::1%4294967296]:80",
+	    "[%lo]:80",
+	    "127.0.0.1%lo:80",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define BIG (1 << 20) /* 1 MiB: far more than loopback buffers at start */
@@ -412,6 +413,63 @@ static void t_report(void)
 	close(us);
 }
 
+/* One rule for a socket with no connection (hangup.h): closed all the
+ * same, HU_PIPE with ENOTCONN -- or what the kernel held for it (a refused
+ * connect). Before, an unconnected Unix socket gave HU_INVAL (said to have
+ * no effect) although it was closed, and a listening one HU_ERROR. */
+static void expect_pipe_closed(int fd, int want, const char *what)
+{
+	errno = 0;
+	int rc = hu_close_graceful(fd, 200, NULL);
+	int err = errno;
+
+	CHECK(rc == want, "%s: %s, want %s", what, hu_status_name(rc),
+	      hu_status_name(want));
+	CHECK(want != HU_PIPE || err == ENOTCONN, "%s: errno %s", what,
+	      hu_errno_name(err) ? hu_errno_name(err) : "0");
+	CHECK(!fd_is_open(fd), "%s: fd closed", what);
+}
+
+static void t_graceful_unconnected(void)
+{
+	int f;
+
+	FOR_FAMILIES(f)
+	{
+		int fd = socket(f, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		REQUIRE(fd >= 0, "socket");
+		expect_pipe_closed(fd, HU_PIPE, FNAME(f));
+		expect_pipe_closed(tcp_listener(f, NULL), HU_PIPE, "listening");
+
+		/* A refused connect: the kernel holds ECONNREFUSED. */
+		int port;
+		int lfd = tcp_listener(f, &port);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		REQUIRE(getsockname(lfd, (struct sockaddr *)&ss, &len) == 0,
+			"getsockname");
+		close(lfd);
+		fd = socket(f, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		REQUIRE(fd >= 0, "socket");
+		(void)connect(fd, (struct sockaddr *)&ss, len);
+		REQUIRE(wait_for(fd, POLLOUT, 1000), "refused");
+		expect_pipe_closed(fd, HU_REFUSED, "refused connect");
+	}
+
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	REQUIRE(fd >= 0, "socket");
+	expect_pipe_closed(fd, HU_PIPE, "unix, unconnected");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	REQUIRE(fd >= 0, "socket");
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	/* Abstract: no file to remove. Autobind picks a unique name. */
+	REQUIRE(bind(fd, (struct sockaddr *)&un, sizeof(sa_family_t)) == 0 &&
+		    listen(fd, 1) == 0,
+		"unix listen");
+	expect_pipe_closed(fd, HU_PIPE, "unix, listening");
+}
+
 int main(void)
 {
 	RUN(t_graceful_delivers_all, 20);
@@ -425,5 +483,6 @@ int main(void)
 	RUN(t_graceful_unix, 20);
 	RUN(t_abort, 10);
 	RUN(t_report, 10);
+	RUN(t_graceful_unconnected, 10);
 	return tap_done();
 }

@@ -172,7 +172,7 @@ ok $? "--discard: 1 MiB from socat counted in, nothing out ($(summary "$tmp/disc
 kill "$lpid"
 wait_exit "$lpid"
 
-bg "$H" listen --max-conns 1 127.0.0.1:0 >"$tmp/text.out" 2>"$tmp/text.err"
+bg "$H" listen --max-conns 1 127.0.0.1:0 </dev/null >"$tmp/text.out" 2>"$tmp/text.err"
 lpid=$bg_pid
 wait_for "$tmp/text.err" listening
 port=$(sed -n 's/^hangup: \[ *[0-9.]*\] listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/text.err")

@@ -246,6 +246,54 @@ static void t_unreachable_icmp(void)
 	recs_reset();
 }
 
+/* Routes that say "no way there" without ENETUNREACH: connect() fails at
+ * once with EINVAL (a blackhole route, or a link-local IPv6 address with
+ * no interface) or EACCES (a prohibit route). Unreachable, with the errno
+ * kept -- not a bad argument from hu_connect(), nor reason "error". */
+static void t_unreachable_route_types(void)
+{
+	static const struct {
+		const char *addr;
+		int err;
+	} cases[] = {
+	    {"10.98.0.1:80", EINVAL}, {"[fd00:98::1]:80", EINVAL},
+	    {"10.97.0.1:80", EACCES}, {"[fd00:97::1]:80", EACCES},
+	    {"[fe80::1]:80", EINVAL},
+	};
+
+	enter_private_netns();
+	if (system("command -v ip >/dev/null 2>&1") != 0)
+		SKIP("ip (iproute2) not installed");
+	REQUIRE(system("ip route add blackhole 10.98.0.0/16 && "
+		       "ip route add prohibit 10.97.0.0/16 && "
+		       "ip -6 route add blackhole fd00:98::/32 && "
+		       "ip -6 route add prohibit fd00:97::/32") == 0,
+		"ip route add");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hu_loop *loop = hu_loop_new();
+		recs_reset();
+		closed_n = 0;
+		struct hu_conn_config cfg = {.cb = rec_callbacks()};
+		cfg.cb.on_close = note_close;
+		int rc = hu_connect(loop, cases[i].addr, &cfg, NULL);
+		CHECK(rc == 0, "%s: hu_connect: %s", cases[i].addr,
+		      hu_status_name(rc));
+		if (rc == 0)
+			run_for(loop, 50);
+		struct rec *r = &recs[0];
+		CHECK(rc == 0 && r->closes == 1 &&
+			  r->info.reason == HU_CLOSE_UNREACH &&
+			  r->info.error == cases[i].err &&
+			  r->info.phase == HU_PHASE_CONNECTING,
+		      "%s: reason %s errno %s, want unreachable %s",
+		      cases[i].addr, hu_reason_name(r->info.reason),
+		      hu_errno_name(r->info.error),
+		      hu_errno_name(cases[i].err));
+		hu_loop_free(loop);
+		recs_reset();
+	}
+}
+
 int main(void)
 {
 	RUN(t_dead_peer_idle_busy_and_live, 30);
@@ -253,5 +301,6 @@ int main(void)
 	RUN(t_connect_timeout, 10);
 	RUN(t_unreachable_no_route, 10);
 	RUN(t_unreachable_icmp, 10);
+	RUN(t_unreachable_route_types, 10);
 	return tap_done();
 }

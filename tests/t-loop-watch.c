@@ -110,6 +110,13 @@ static void t_bad_fds(void)
 	      "no loop");
 	CHECK(hu_watch_start(loop, 0, 4, count, NULL, &w) == HU_INVAL,
 	      "unknown events");
+	/* A pipe, but a watch for nothing (hangup.h: HU_INVAL). */
+	int p[2];
+	REQUIRE(pipe(p) == 0, "pipe");
+	CHECK(hu_watch_start(loop, p[0], 0, count, NULL, &w) == HU_INVAL,
+	      "events 0");
+	close(p[0]);
+	close(p[1]);
 	CHECK(hu_watch_set(NULL, 0) == HU_INVAL, "set on NULL");
 	hu_watch_stop(NULL);
 	CHECK(hu_loop_run(loop) == 0, "nothing registered: run returns");

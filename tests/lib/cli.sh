@@ -105,14 +105,16 @@ none_left() {
 # start_listen NAME [ARGS...]: `hangup listen --json ARGS 127.0.0.1:0`,
 # stdout in $tmp/NAME.json, stderr in $tmp/NAME.err; sets $lpid and $port
 # from the listening event. LISTEN_NS=ns runs it inside that namespace.
+# stdin is /dev/null: with --max-conns 1 listen sends its stdin to the
+# peer (nc -l), and a test run from a terminal must not feed it keystrokes.
 start_listen() {
 	local name=$1
 	shift
 	if [ -n "${LISTEN_NS:-}" ]; then
 		bg ip netns exec "$LISTEN_NS" "$H" listen --json "$@" 127.0.0.1:0 \
-			>"$tmp/$name.json" 2>"$tmp/$name.err"
+			</dev/null >"$tmp/$name.json" 2>"$tmp/$name.err"
 	else
-		bg "$H" listen --json "$@" 127.0.0.1:0 >"$tmp/$name.json" 2>"$tmp/$name.err"
+		bg "$H" listen --json "$@" 127.0.0.1:0 </dev/null >"$tmp/$name.json" 2>"$tmp/$name.err"
 	fi
 	lpid=$bg_pid
 	wait_for "$tmp/$name.json" '"event":"listening"' || return 1
