@@ -19,7 +19,6 @@ start_peer() {
 # A second never-ending FIFO on fd 7, for a stdin we write into.
 mkfifo "$tmp/in7" && exec 7<>"$tmp/in7"
 
-echo "1..38"
 
 # ---- help and bad input ----
 "$H" connect --help >"$tmp/help" 2>&1
@@ -310,4 +309,4 @@ fi
 
 none_left
 ok $? "every hangup this test started has exited"
-exit $fail
+done_testing

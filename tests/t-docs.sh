@@ -13,16 +13,10 @@ H=$build/hangup
 man3=$top/docs/hangup.3
 man1=$top/docs/hangup.1
 
-n=0 fail=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+. "$(dirname "$0")/lib/tap.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..10"
 
 # ---- every exported name has its entry in hangup(3) ----
 sed -n 's/^HU_EXPORT .*[ *]\(hu_[a-z0-9_]*\)(.*/\1/p' "$top/include/hangup.h" | sort >"$tmp/hdr"
@@ -106,4 +100,4 @@ done
 [ -z "$missing" ]
 ok $? "README's package list has every package .ci/run installs (missing:${missing:- none})"
 
-exit $fail
+done_testing

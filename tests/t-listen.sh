@@ -8,7 +8,6 @@
 # that vanished (private namespace, nft drop, --liveness).
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..43"
 
 # ---- help and bad input ----
 "$H" listen --help >"$tmp/help" 2>&1
@@ -353,4 +352,4 @@ fi
 # Nothing of ours is left running.
 none_left
 ok $? "every hangup this test started has exited"
-exit $fail
+done_testing

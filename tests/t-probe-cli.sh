@@ -7,7 +7,6 @@
 # with the documented exit status; bad input is one line and exit 2.
 . "$(dirname "$0")/lib/cli.sh"
 
-echo "1..21"
 
 # ---- help and bad input ----
 "$H" probe --help >"$tmp/help" 2>&1
@@ -153,4 +152,4 @@ fi
 
 none_left
 ok $? "every hangup this test started has exited"
-exit $fail
+done_testing

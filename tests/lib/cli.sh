@@ -22,12 +22,7 @@ fi
 slow=1
 [ "${HU_SAN:-}" = 1 ] && slow=3
 
-n=0 fail=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+. "$top/tests/lib/tap.sh" # ok, skip, done_testing
 
 tmp=$(mktemp -d)
 pids=()
