@@ -126,11 +126,17 @@ wait_exit "$cpid" 5
 ok $? "peer killed with our 5 bytes unread: exit 4, reset, ECONNRESET (rc=$rc; $(summary "$tmp/unread.json"))"
 
 # ---- and with nothing unread: its kernel sends FIN ----
+# stdin is a FIFO this test holds open, and ends only once the peer's FIN
+# has been reported: our FIN must come second, however slow the start
+# (a `sleep 1 |` stdin could end first on a loaded machine).
 start_peer killed sleep
-bg sh -c "sleep 1 | exec \"$H\" connect --json 127.0.0.1:$port >\"$tmp/killed.json\""
+mkfifo "$tmp/killed.in" && exec 6<>"$tmp/killed.in"
+bg sh -c "exec 6>&- \"$H\" connect --json 127.0.0.1:$port <\"$tmp/killed.in\" >\"$tmp/killed.json\""
 cpid=$bg_pid
 wait_for "$tmp/killed.json" '"event":"open"'
 { kill -9 "$ppid_"; wait "$ppid_"; } 2>/dev/null
+wait_for "$tmp/killed.json" '"event":"eof"'
+exec 6>&-
 wait_exit "$cpid" 5
 [ $rc -eq 0 ] && [ "$(field "$tmp/killed.json" eof phase)" = peer-done ] && close_is "$tmp/killed.json" reason=eof errno=null
 ok $? "peer killed with nothing unread: eof, then our FIN at stdin's end, exit 0 (rc=$rc; $(summary "$tmp/killed.json"))"
