@@ -296,6 +296,26 @@ long rss_anon_kb(const struct server *s)
 	return kb;
 }
 
+double slab_bytes(void)
+{
+	FILE *f = fopen("/proc/slabinfo", "r");
+	char line[512];
+	double total = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char name[128];
+		unsigned long active, num, objsize;
+
+		if (sscanf(line, "%127s %lu %lu %lu", name, &active, &num,
+			   &objsize) == 4)
+			total += (double)active * (double)objsize;
+	}
+	fclose(f);
+	return total;
+}
+
 /*
  * Time all CPUs were busy or stolen by the hypervisor, in ns, from
  * /proc/stat (10 ms ticks). Minus the server and the generator, it is what

@@ -64,6 +64,7 @@ enum metric {
 	M_RST_LOOP,
 	M_RST_CPU,
 	M_MEM,
+	M_KMEM, /* kernel slab bytes per idle loopback connection (both ends) */
 	M_LAT50,
 	M_LAT99,
 	M_COUNT
@@ -91,6 +92,9 @@ uint64_t server_cpu_ns(const struct server *s);
 uint64_t gen_cpu_ns(void);
 uint64_t busy_ns(void);
 long rss_anon_kb(const struct server *s);
+/* Bytes of kernel slab memory in use (/proc/slabinfo: active objects times
+ * object size, every cache), or -1 where it is not readable (not root). */
+double slab_bytes(void);
 long tw_count(void);
 void purge_time_wait(const struct server *s);
 ssize_t read_text(const char *path, char *buf, size_t size);

@@ -590,9 +590,18 @@ HU_EXPORT void hu_conn_resume(hu_conn *c);
 HU_EXPORT void *hu_conn_user(hu_conn *c);
 HU_EXPORT void hu_conn_set_user(hu_conn *c, void *user);
 HU_EXPORT hu_loop *hu_conn_loop(hu_conn *c);
-/** The socket; for inspection only (hu_report, getsockopt). */
+/**
+ * The socket, for inspection (hu_report, getsockopt), or -1 once the
+ * connection has ended. Asking marks the socket as possibly shared (the
+ * application may dup() it or pass it on): its close then also takes it
+ * out of the loop's epoll set, one EPOLL_CTL_DEL more. The loop does the
+ * same, on its own, for every connection that existed when the process
+ * forked (pthread_atfork). Either way a shared socket is safe: an event
+ * that outlives its connection is recognised and dropped.
+ */
 HU_EXPORT int hu_conn_fd(hu_conn *c);
-/** A number unique within the loop, counting from 1. */
+/** A number unique among the loop's connections, counting from 1 (it
+ * wraps after 2^32 connections, skipping 0). */
 HU_EXPORT unsigned long long hu_conn_id(hu_conn *c);
 /**
  * The peer's address as text (hu_addr_format() conventions). Asked once,

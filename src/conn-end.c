@@ -28,8 +28,25 @@ void hu__conn_enter(hu_conn *c, int phase)
 	/* An idle close reports the phase the timer found (issue 11). */
 	if (c->flags & HU__C_IDLE)
 		return;
-	if (c->phase == HU_PHASE_OPEN || phase == HU_PHASE_CLOSING)
-		c->phase = phase;
+	if (hu__phase(c) == HU_PHASE_OPEN || phase == HU_PHASE_CLOSING)
+		hu__set_phase(c, phase);
+}
+
+/*
+ * The part of a connection that only some need (loop.h), made on first
+ * use. Its timer node has no fire function: timer.c hands such a node to
+ * conn.c's hu__conn_timer(), as loop.c hands it a connection's events.
+ */
+struct hu__conn_more *hu__conn_more(hu_conn *c)
+{
+	if (c->more == NULL) {
+		c->more = hu__calloc(sizeof(*c->more));
+		if (c->more == NULL)
+			return NULL;
+		c->more->conn = c;
+		c->more->last_io = hu__loop_of(c)->now;
+	}
+	return c->more;
 }
 
 /*
@@ -42,49 +59,50 @@ void hu__conn_enter(hu_conn *c, int phase)
  */
 uint64_t hu__conn_unacked(const hu_conn *c)
 {
-	if (!(c->flags & HU__C_TCP) || c->info.bytes_out == 0 || c->io.fd < 0)
+	if (!(c->flags & HU__C_TCP) || c->bytes_out == 0 || HU__GONE(c))
 		return 0;
-	uint64_t q = hu__queue_bytes(c->io.fd, SIOCOUTQ);
+	uint64_t q = hu__queue_bytes(c->fd, SIOCOUTQ);
 	if (q == 0)
 		return 0;
 	if (c->flags & HU__C_SHUT_DONE)
 		q--; /* our FIN's sequence number */
-	return q < c->info.bytes_out ? q : c->info.bytes_out;
+	return q < c->bytes_out ? q : c->bytes_out;
 }
 
 /* `kernel` is what hu__conn_unacked() said just now, or -1 to ask it. */
 void hu__conn_end(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 {
-	hu_loop *loop = c->loop;
+	hu_loop *loop = hu__loop_of(c);
 
 	if (HU__GONE(c))
 		return;
-	c->info.reason = reason;
-	c->info.error = err;
-	c->info.phase = c->phase;
-	c->info.undelivered =
-	    hu__wbuf_size(c->wbuf) +
+	uint64_t undelivered =
+	    hu__wbuf_size(c->w.wbuf) +
 	    (kernel >= 0 ? (uint64_t)kernel : hu__conn_unacked(c));
-	c->flags |= HU__C_FINISHED;
+	hu__set_reason(c, reason);
+	c->error = (uint8_t)err;
 	if (!(c->flags & HU__C_ENDED))
-		c->info.duration_ms = hu__now_ms() - c->info.duration_ms;
-	hu__timer_disarm(loop, &c->timer);
-	hu__free(c->wbuf);
-	c->wbuf = NULL;
-	if (c->io.fd >= 0) {
-		hu__ep_del(loop->epfd, c->io.fd);
-		if (abort && (c->flags & HU__C_TCP)) {
-			/* SO_LINGER {1, 0}: tcp_close() sends RST at once and
-			 * drops what is unsent (net/ipv4/tcp.c). */
-			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		c->born = hu__now_ms() - c->born; /* now the duration */
+	c->flags |= HU__C_FINISHED | HU__C_ENDED;
+	if (c->more)
+		hu__timer_disarm(loop, &c->more->timer);
+	hu__free(c->w.wbuf);
+	c->w.undelivered = undelivered;
+	/* Only a file description that may be shared needs the DEL: one
+	 * that is ours alone leaves the epoll set with its last close(),
+	 * and a stale event of a shared one matches nothing (loop.h). */
+	hu__loop_check_fork(loop);
+	if (c->flags & HU__C_SHARED)
+		hu__ep_del(loop->epfd, c->fd);
+	if (abort && (c->flags & HU__C_TCP)) {
+		/* SO_LINGER {1, 0}: tcp_close() sends RST at once and drops
+		 * what is unsent (net/ipv4/tcp.c). */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
-			(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg,
-					 sizeof(lg));
-		}
-		hu__stash_forget(c->io.fd);
-		close(c->io.fd);
-		c->io.fd = -1;
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
+	hu__stash_forget(c->fd);
+	close(c->fd);
 	hu__loop_closed(c);
 }
 
@@ -106,7 +124,7 @@ void hu__conn_finish(hu_conn *c, int reason, int err, int abort)
 void hu__conn_give_up(hu_conn *c, int reason)
 {
 	uint64_t kernel = hu__conn_unacked(c);
-	int cut = kernel > 0 || hu__wbuf_size(c->wbuf) > 0;
+	int cut = kernel > 0 || hu__wbuf_size(hu__wbuf(c)) > 0;
 
 	hu__conn_end(c, reason, ETIMEDOUT, cut, (int64_t)kernel);
 }
@@ -116,16 +134,16 @@ void hu__conn_give_up(hu_conn *c, int reason)
  * one? Then the deadline moves linger_ms on. Acknowledged, not taken by
  * the kernel: EPOLLOUT waits until half the send buffer is free, which a
  * slow reader may take many linger_ms to free (sk_stream_wspace()).
- * info.undelivered holds the mark until hu__conn_end() fills it.
+ * (Only called with a deadline set, so c->more exists.)
  */
 int hu__conn_progressed(hu_conn *c)
 {
-	uint64_t acked = c->info.bytes_out - hu__conn_unacked(c);
+	uint64_t acked = c->bytes_out - hu__conn_unacked(c);
 
-	if (acked <= c->info.undelivered)
+	if (acked <= c->more->mark)
 		return 0;
-	c->info.undelivered = acked;
-	c->deadline = c->loop->now + c->cfg->c.linger_ms;
+	c->more->mark = acked;
+	c->more->deadline = hu__loop_of(c)->now + c->cfg->c.linger_ms;
 	return 1;
 }
 
@@ -169,8 +187,8 @@ static int reason_of(const hu_conn *c, int status, int err)
  * reset taken earlier by SO_ERROR explains a later EPIPE or EOF better. */
 void hu__conn_fail(hu_conn *c, int status, int err)
 {
-	if (c->pending_err != 0 && (status == HU_PIPE || status == HU_EOF)) {
-		err = c->pending_err;
+	if (c->pending != 0 && (status == HU_PIPE || status == HU_EOF)) {
+		err = c->pending;
 		status = hu__status_of(err);
 	}
 	hu__conn_finish(c, reason_of(c, status, err), err, 0);
@@ -182,27 +200,30 @@ int hu__conn_take_error(hu_conn *c)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = 0;
-	if (err != 0 && c->pending_err == 0)
-		c->pending_err = err;
-	return c->pending_err;
+	if (err != 0 && c->pending == 0)
+		c->pending = (uint8_t)err;
+	return c->pending;
 }
 
 void hu__conn_rearm(hu_conn *c)
 {
 	const struct hu_conn_config *cfg = &c->cfg->c;
+	struct hu__conn_more *m = c->more;
 	uint64_t due = UINT64_MAX;
 
-	if (c->deadline)
-		due = c->deadline;
+	if (m == NULL)
+		return; /* no deadline was ever set */
+	if (m->deadline)
+		due = m->deadline;
 	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
-	    c->last_io + cfg->idle_ms < due)
-		due = c->last_io + cfg->idle_ms;
-	if (c->next_beat && c->next_beat < due)
-		due = c->next_beat;
+	    m->last_io + cfg->idle_ms < due)
+		due = m->last_io + cfg->idle_ms;
+	if (m->next_beat && m->next_beat < due)
+		due = m->next_beat;
 	if (due == UINT64_MAX)
-		hu__timer_disarm(c->loop, &c->timer);
-	else if (hu__timer_arm(c->loop, &c->timer, due) < 0)
+		hu__timer_disarm(hu__loop_of(c), &m->timer);
+	else if (hu__timer_arm(hu__loop_of(c), &m->timer, due) < 0)
 		hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
 }

@@ -30,8 +30,16 @@ static void finish_clean(hu_conn *c, int reason)
 	uint64_t q = hu__conn_unacked(c);
 
 	if (q > 0) {
+		struct hu__conn_more *m = hu__conn_more(c);
+		hu_loop *loop = hu__loop_of(c);
+
+		if (m == NULL) {
+			/* No memory to wait with: give up now, exactly. */
+			hu__conn_give_up(c, reason);
+			return;
+		}
 		if (!(c->flags & HU__C_SHUT_DONE)) {
-			if (shutdown(c->io.fd, SHUT_WR) < 0) {
+			if (shutdown(c->fd, SHUT_WR) < 0) {
 				int err;
 				int st = hu__status_errno(&err);
 
@@ -41,13 +49,12 @@ static void finish_clean(hu_conn *c, int reason)
 			c->flags |= HU__C_SHUT_DONE;
 		}
 		c->flags |= HU__C_DRAIN;
-		c->info.reason = reason;
-		/* The progress mark (hu__conn_progressed()). */
-		c->info.undelivered = c->info.bytes_out - q;
+		hu__set_reason(c, reason);
+		m->mark = c->bytes_out - q; /* hu__conn_progressed() */
 		if (!(c->flags & HU__C_LINGER))
-			c->deadline = c->loop->now + c->cfg->c.linger_ms;
-		c->next_beat = c->loop->now + 1;
-		c->poll_ms = 1;
+			m->deadline = loop->now + c->cfg->c.linger_ms;
+		m->next_beat = loop->now + 1;
+		m->poll_ms = 1;
 		hu__conn_rearm(c);
 		return;
 	}
@@ -65,17 +72,23 @@ void hu__conn_settle(hu_conn *c)
 
 	if (f & (HU__C_FINISHED | HU__C_CONNECTING | HU__C_DRAIN))
 		return;
-	if (c->wbuf != NULL) {
-		if (c->deadline == 0 && hu__conn_flushing_to_close(c)) {
-			c->info.undelivered =
-			    c->info.bytes_out - hu__conn_unacked(c);
-			c->deadline = c->loop->now + c->cfg->c.linger_ms;
+	if (c->w.wbuf != NULL) {
+		if ((c->more == NULL || c->more->deadline == 0) &&
+		    hu__conn_flushing_to_close(c)) {
+			struct hu__conn_more *m = hu__conn_more(c);
+
+			if (m == NULL) {
+				hu__conn_give_up(c, HU_CLOSE_EOF);
+				return;
+			}
+			m->mark = c->bytes_out - hu__conn_unacked(c);
+			m->deadline = hu__loop_of(c)->now + c->cfg->c.linger_ms;
 			hu__conn_rearm(c);
 		}
 		return;
 	}
 	if ((f & (HU__C_SHUT_WANT | HU__C_CLOSING)) && !(f & HU__C_SHUT_DONE)) {
-		if (shutdown(c->io.fd, SHUT_WR) < 0) {
+		if (shutdown(c->fd, SHUT_WR) < 0) {
 			int err;
 			int st = hu__status_errno(&err);
 			int soerr = hu__conn_take_error(c);
@@ -103,11 +116,11 @@ void hu__conn_settle(hu_conn *c)
 
 static void after_flush(hu_conn *c)
 {
-	size_t left = hu__wbuf_size(c->wbuf);
+	size_t left = hu__wbuf_size(c->w.wbuf);
 
 	if (left == 0) {
-		hu__free(c->wbuf);
-		c->wbuf = NULL;
+		hu__free(c->w.wbuf);
+		c->w.wbuf = NULL;
 	}
 	if ((c->flags & HU__C_ABOVE_HW) && left < c->cfg->c.high_water) {
 		c->flags &= ~HU__C_ABOVE_HW;
@@ -123,13 +136,12 @@ static void after_flush(hu_conn *c)
 /* The send buffer has room again (an EPOLLOUT edge): write what waits. */
 void hu__conn_flush(hu_conn *c)
 {
-	struct hu__wbuf *b = c->wbuf;
+	struct hu__wbuf *b = c->w.wbuf;
 
 	while (hu__wbuf_size(b) > 0) {
 		int err = 0;
 		size_t want = hu__wbuf_size(b);
-		ssize_t n =
-		    hu__send_raw(c->io.fd, b->data + b->off, want, &err);
+		ssize_t n = hu__send_raw(c->fd, b->data + b->off, want, &err);
 
 		if (n == HU_AGAIN)
 			break;
@@ -138,8 +150,9 @@ void hu__conn_flush(hu_conn *c)
 			return;
 		}
 		b->off += (size_t)n;
-		c->info.bytes_out += (uint64_t)n;
-		c->last_io = c->loop->now;
+		c->bytes_out += (uint64_t)n;
+		if (c->more)
+			c->more->last_io = hu__loop_of(c)->now;
 		if ((size_t)n < want)
 			break; /* the socket buffer is full: wait for OUT */
 	}
@@ -150,13 +163,13 @@ static int write_refused(const hu_conn *c)
 {
 	return (c->flags & (HU__C_FINISHED | HU__C_CLOSING | HU__C_SHUT_WANT |
 			    HU__C_SHUT_DONE)) != 0 ||
-	       c->pending_err != 0;
+	       c->pending != 0;
 }
 
 /* What hu_conn_write() returns once the bytes are queued. */
 static int mark(hu_conn *c)
 {
-	if (hu__wbuf_size(c->wbuf) >= c->cfg->c.high_water) {
+	if (hu__wbuf_size(c->w.wbuf) >= c->cfg->c.high_water) {
 		c->flags |= HU__C_ABOVE_HW;
 		return 1;
 	}
@@ -169,7 +182,7 @@ static int mark(hu_conn *c)
 static int queue_rest(hu_conn *c, const struct iovec *iov, int iovcnt,
 		      size_t skip, int partial)
 {
-	struct hu__wbuf *b = c->wbuf;
+	struct hu__wbuf *b = c->w.wbuf;
 	size_t old = b ? b->len : 0;
 
 	for (int i = 0; i < iovcnt; i++) {
@@ -180,13 +193,13 @@ static int queue_rest(hu_conn *c, const struct iovec *iov, int iovcnt,
 			skip -= len;
 			continue;
 		}
-		if (hu__wbuf_append(&c->wbuf, p + skip, len - skip) < 0) {
+		if (hu__wbuf_append(&c->w.wbuf, p + skip, len - skip) < 0) {
 			if (partial || i > 0) {
 				hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
 				return HU_ERROR;
 			}
-			if (c->wbuf)
-				c->wbuf->len = old;
+			if (c->w.wbuf)
+				c->w.wbuf->len = old;
 			return HU_ERROR;
 		}
 		skip = 0;
@@ -213,12 +226,12 @@ int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt)
 		return mark(c);
 
 	size_t sent = 0;
-	if (c->wbuf == NULL && !(c->flags & HU__C_CONNECTING)) {
+	if (c->w.wbuf == NULL && !(c->flags & HU__C_CONNECTING)) {
 		int err = 0;
 		ssize_t n = iovcnt == 1
-				? hu__send_raw(c->io.fd, iov[0].iov_base,
+				? hu__send_raw(c->fd, iov[0].iov_base,
 					       iov[0].iov_len, &err)
-				: hu__sendv_raw(c->io.fd, iov, iovcnt, &err);
+				: hu__sendv_raw(c->fd, iov, iovcnt, &err);
 
 		if (n < 0 && n != HU_AGAIN) {
 			hu__conn_fail(c, (int)n, err);
@@ -226,8 +239,9 @@ int hu_conn_writev(hu_conn *c, const struct iovec *iov, int iovcnt)
 		}
 		if (n > 0) {
 			sent = (size_t)n;
-			c->info.bytes_out += (uint64_t)n;
-			c->last_io = c->loop->now;
+			c->bytes_out += (uint64_t)n;
+			if (c->more)
+				c->more->last_io = hu__loop_of(c)->now;
 			if (sent == total)
 				return 0;
 		}
@@ -257,5 +271,5 @@ int hu_conn_shutdown(hu_conn *c)
 
 size_t hu_conn_buffered(hu_conn *c)
 {
-	return c ? hu__wbuf_size(c->wbuf) : 0;
+	return c ? hu__wbuf_size(hu__wbuf(c)) : 0;
 }

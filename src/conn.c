@@ -51,13 +51,15 @@ static void close_gracefully(hu_conn *c, unsigned why);
  */
 static int waiting_to_be_read(const hu_conn *c)
 {
-	return (c->flags & HU__C_PAUSED) &&
-	       hu__queue_bytes(c->io.fd, SIOCINQ) > 0;
+	return (c->flags & HU__C_PAUSED) && hu__queue_bytes(c->fd, SIOCINQ) > 0;
 }
 
-static void conn_timer(hu_loop *loop, struct hu__tnode *n)
+/* A connection's one timer (its hu__conn_more's node) fired: timer.c
+ * hands it here. */
+void hu__conn_timer(hu_loop *loop, struct hu__tnode *n)
 {
-	hu_conn *c = (hu_conn *)((char *)n - offsetof(hu_conn, timer));
+	struct hu__conn_more *m = (struct hu__conn_more *)n; /* first */
+	hu_conn *c = m->conn;
 	const struct hu_conn_config *cfg = &c->cfg->c;
 	uint64_t now = loop->now;
 
@@ -65,22 +67,22 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 		return;
 	if (c->flags & HU__C_DRAIN) {
 		if (hu__conn_unacked(c) == 0) {
-			hu__conn_finish(c, c->info.reason, 0, 0);
+			hu__conn_finish(c, hu__reason(c), 0, 0);
 			return;
 		}
 		/* Still unacknowledged after linger_ms: in all, for a graceful
 		 * close; with no progress, after an automatic one. */
-		if (now >= c->deadline &&
+		if (now >= m->deadline &&
 		    ((c->flags & HU__C_LINGER) || !hu__conn_progressed(c))) {
-			hu__conn_give_up(c, c->info.reason);
+			hu__conn_give_up(c, hu__reason(c));
 			return;
 		}
-		c->poll_ms = c->poll_ms < 25 ? c->poll_ms * 2 : 50;
-		c->next_beat = now + c->poll_ms;
+		m->poll_ms = m->poll_ms < 25 ? m->poll_ms * 2 : 50;
+		m->next_beat = now + m->poll_ms;
 		hu__conn_rearm(c);
 		return;
 	}
-	if (c->deadline && now >= c->deadline) {
+	if (m->deadline && now >= m->deadline) {
 		if (c->flags & HU__C_CONNECTING) {
 			hu__conn_finish(c, HU_CLOSE_CONNECT_TIMEOUT, ETIMEDOUT,
 					0);
@@ -92,7 +94,7 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 			return;
 		}
 		if (!hu__conn_flushing_to_close(c)) {
-			c->deadline = 0;
+			m->deadline = 0;
 		} else if (!hu__conn_progressed(c)) {
 			/* linger_ms without the peer taking a byte. */
 			hu__conn_give_up(c, HU_CLOSE_EOF);
@@ -100,15 +102,15 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 		}
 	}
 	if (cfg->idle_ms && !(c->flags & (HU__C_CONNECTING | HU__C_CLOSING)) &&
-	    now - c->last_io >= cfg->idle_ms) {
+	    now - m->last_io >= cfg->idle_ms) {
 		if (!waiting_to_be_read(c)) {
 			close_gracefully(c, HU__C_IDLE);
 			return;
 		}
-		c->last_io = now; /* backpressure is not silence */
+		m->last_io = now; /* backpressure is not silence */
 	}
-	if (c->next_beat && now >= c->next_beat) {
-		c->next_beat = now + cfg->heartbeat_ms;
+	if (m->next_beat && now >= m->next_beat) {
+		m->next_beat = now + cfg->heartbeat_ms;
 		if (hu__cbs(c)->on_heartbeat && !(c->flags & HU__C_CLOSING)) {
 			hu__cbs(c)->on_heartbeat(c);
 			if (HU__GONE(c))
@@ -122,13 +124,18 @@ static void conn_timer(hu_loop *loop, struct hu__tnode *n)
 static void established(hu_conn *c)
 {
 	const struct hu_conn_config *cfg = &c->cfg->c;
+	struct hu__conn_more *m = c->more; /* made by hu__conn_new() if
+					      idle or heartbeat is set */
+	uint64_t now = hu__loop_of(c)->now;
 
-	c->deadline = 0;
-	c->last_io = c->loop->now;
 	if (cfg->liveness_ms && (c->flags & HU__C_TCP))
-		(void)hu_liveness(c->io.fd, cfg->liveness_ms);
+		(void)hu_liveness(c->fd, cfg->liveness_ms);
+	if (m == NULL)
+		return;
+	m->deadline = 0;
+	m->last_io = now;
 	if (cfg->heartbeat_ms)
-		c->next_beat = c->loop->now + cfg->heartbeat_ms;
+		m->next_beat = now + cfg->heartbeat_ms;
 	hu__conn_rearm(c);
 }
 
@@ -137,43 +144,53 @@ static void established(hu_conn *c)
 hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 		      int connecting)
 {
+	const struct hu_conn_config *cc = &cfg->c;
 	hu_conn *c = hu__calloc(sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
-	c->io.kind = HU__IO_CONN;
-	c->io.fd = fd;
-	c->loop = loop;
+	c->fd = fd;
 	c->cfg = cfg;
-	c->user = cfg->c.user;
+	c->user = cc->user;
 	c->flags = (tcp ? HU__C_TCP : 0) | (connecting ? HU__C_CONNECTING : 0);
-	c->phase = connecting ? HU_PHASE_CONNECTING : HU_PHASE_OPEN;
+	hu__set_phase(c, connecting ? HU_PHASE_CONNECTING : HU_PHASE_OPEN);
 	/* The start, until the end; on the loop's clock, like every
 	 * deadline, so a 500 ms connect timeout lasts >= 500 ms. */
-	c->info.duration_ms = loop->now;
-	c->last_io = loop->now;
-	c->timer.fire = conn_timer;
+	c->born = loop->now;
+	/* A timer for its whole life: the rest of hu__conn_more now. */
+	if ((cc->idle_ms || cc->heartbeat_ms ||
+	     (connecting && cc->connect_timeout_ms)) &&
+	    hu__conn_more(c) == NULL) {
+		hu__free(c);
+		return NULL;
+	}
 	if (hu__loop_add_conn(loop, c) < 0) {
+		hu__free(c->more);
 		hu__free(c);
 		return NULL;
 	}
 	cfg->refs++;
-	c->id = ++loop->next_id;
+	if (++loop->next_id == 0) /* 2^32 connections later */
+		++loop->next_id;
+	c->id = loop->next_id;
 	return c;
 }
 
 int hu__conn_start(hu_conn *c, int *err)
 {
 	const struct hu_conn_config *cfg = &c->cfg->c;
-	int rc = hu__ep_add(c->loop->epfd, c->io.fd, c,
+	hu_loop *loop = hu__loop_of(c);
+	int rc = hu__ep_add(loop->epfd, c->fd, hu__conn_key(c),
 			    EPOLLIN | EPOLLOUT | EPOLLRDHUP, err);
 
 	if (rc < 0)
 		return rc; /* ENOSPC (max_user_watches), ENOMEM... */
 	if ((c->flags & HU__C_CONNECTING) && cfg->connect_timeout_ms) {
-		c->deadline = c->loop->now + cfg->connect_timeout_ms;
-		if (hu__timer_arm(c->loop, &c->timer, c->deadline) < 0) {
-			hu__ep_del(c->loop->epfd, c->io.fd);
+		struct hu__conn_more *m = c->more; /* hu__conn_new() made it */
+
+		m->deadline = loop->now + cfg->connect_timeout_ms;
+		if (hu__timer_arm(loop, &m->timer, m->deadline) < 0) {
+			hu__ep_del(loop->epfd, c->fd);
 			*err = ENOMEM; /* the heap could not grow */
 			return HU_ERROR;
 		}
@@ -206,19 +223,20 @@ int hu_connect(hu_loop *loop, const char *addr,
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return hu__status_errno(NULL);
-	struct hu__cfg *shared = hu__cfg_new(cfg);
+	struct hu__cfg *shared = hu__cfg_new(loop, cfg);
 	hu_conn *c = shared
 			 ? hu__conn_new(loop, fd, family != AF_UNIX, shared, 1)
 			 : NULL;
 	hu__cfg_unref(shared); /* the connection holds its own reference */
-	if (c == NULL || (c->peer = hu__malloc(sizeof(a))) == NULL) {
+	struct hu__conn_more *m = c ? hu__conn_more(c) : NULL;
+	if (m == NULL || (m->peer = hu__malloc(sizeof(a))) == NULL) {
 		if (c)
 			hu__conn_discard(c);
 		close(fd);
 		hu__errno_set(ENOMEM);
 		return HU_ERROR;
 	}
-	*c->peer = a;
+	*m->peer = a;
 
 	if (connect(fd, (struct sockaddr *)&a.sa, a.len) < 0) {
 		/* A Unix connect's EACCES is a permission on the socket file;
@@ -263,18 +281,36 @@ void hu__conn_opened(hu_conn *c)
 
 void hu__conn_discard(hu_conn *c)
 {
-	hu__timer_disarm(c->loop, &c->timer);
-	hu__loop_del_conn(c->loop, c);
+	hu_loop *loop = hu__loop_of(c);
+
+	if (c->more) {
+		hu__timer_disarm(loop, &c->more->timer);
+		hu__free(c->more->peer);
+		hu__free(c->more);
+	}
+	hu__loop_del_conn(loop, c);
 	hu__cfg_unref(c->cfg);
-	hu__free(c->wbuf);
-	hu__free(c->peer);
+	hu__free(hu__wbuf(c));
 	hu__free(c);
 }
 
+/* on_close, with the report put together from what the connection kept
+ * (it holds it packed: loop.h), then the memory. */
 void hu__conn_free(hu_conn *c)
 {
-	if (hu__cbs(c)->on_close)
-		hu__cbs(c)->on_close(c, &c->info);
+	if (hu__cbs(c)->on_close) {
+		struct hu_close_info info = {
+		    .reason = hu__reason(c),
+		    .error = c->error,
+		    .phase = hu__phase(c),
+		    .bytes_in = c->bytes_in,
+		    .bytes_out = c->bytes_out,
+		    .undelivered = c->w.undelivered,
+		    .duration_ms = c->born,
+		    .discarded = c->more ? c->more->discarded : 0,
+		};
+		hu__cbs(c)->on_close(c, &info);
+	}
 	hu__conn_discard(c);
 }
 
@@ -282,7 +318,7 @@ void hu__conn_free(hu_conn *c)
 
 static void peer_eof(hu_conn *c, uint32_t ev)
 {
-	int err = c->pending_err;
+	int err = c->pending;
 	int fin_first = 0;
 
 	/* recv() says 0 with an error pending only after a FIN: it checks
@@ -302,7 +338,7 @@ static void peer_eof(hu_conn *c, uint32_t ev)
 		c->flags |= HU__C_PEER_DONE;
 		hu__conn_enter(c, HU_PHASE_PEER_DONE);
 		if (!(c->flags & HU__C_CLOSING) && hu__cbs(c)->on_eof) {
-			/* Writes from here fail: pending_err holds the RST. */
+			/* Writes from here fail: pending holds the RST. */
 			hu__cbs(c)->on_eof(c);
 			if (HU__GONE(c))
 				return;
@@ -324,7 +360,8 @@ static void peer_eof(hu_conn *c, uint32_t ev)
  */
 static void conn_read(hu_conn *c, uint32_t ev)
 {
-	char *buf = c->loop->rbuf;
+	hu_loop *loop = hu__loop_of(c);
+	char *buf = loop->rbuf;
 	int hup = (ev & (EPOLLHUP | EPOLLERR)) != 0;
 
 	if ((c->flags & HU__C_PAUSED) && !(c->flags & HU__C_CLOSING)) {
@@ -334,22 +371,23 @@ static void conn_read(hu_conn *c, uint32_t ev)
 		 * resumes: its duration stops here. */
 		if ((ev & EPOLLERR) && hu__conn_take_error(c) != 0 &&
 		    !(c->flags & HU__C_ENDED)) {
-			c->info.duration_ms =
-			    hu__now_ms() - c->info.duration_ms;
+			c->born = hu__now_ms() - c->born; /* the duration */
 			c->flags |= HU__C_ENDED;
 		}
 		return;
 	}
 	for (;;) {
 		int err = 0;
-		ssize_t n = hu__recv_raw(c->io.fd, buf, HU__RBUF, &err);
+		ssize_t n = hu__recv_raw(c->fd, buf, HU__RBUF, &err);
 
 		if (n > 0) {
-			c->last_io = c->loop->now;
-			c->info.bytes_in += (uint64_t)n;
+			if (c->more)
+				c->more->last_io = loop->now;
+			c->bytes_in += (uint64_t)n;
 			if (c->flags & HU__C_CLOSING) {
-				/* Lingering: read, count, discard. */
-				c->info.discarded += (uint64_t)n;
+				/* Lingering (so c->more exists): read, count,
+				 * discard. */
+				c->more->discarded += (uint64_t)n;
 				continue;
 			}
 			if (hu__cbs(c)->on_data) {
@@ -385,8 +423,8 @@ void hu__conn_read_ready(hu_conn *c)
 {
 	if (HU__GONE(c) || (c->flags & HU__C_CONNECTING))
 		return;
-	conn_read(c, c->pending_err ? EPOLLERR : 0);
-	if (!HU__GONE(c) && c->wbuf)
+	conn_read(c, c->pending ? EPOLLERR : 0);
+	if (!HU__GONE(c) && c->w.wbuf)
 		hu__conn_flush(c);
 }
 
@@ -412,20 +450,20 @@ static void connect_event(hu_conn *c, uint32_t ev)
 	if (err == 0 && (ev & EPOLLHUP))
 		err = ECONNABORTED; /* ended, and its error already taken */
 	if (err != 0 && !connected_then_reset(err)) {
-		c->pending_err = 0;
+		c->pending = 0;
 		hu__conn_fail(c, hu__status_of(err), err);
 		return;
 	}
 	if (err == 0 && !(ev & EPOLLOUT))
 		return;
 	c->flags &= ~HU__C_CONNECTING;
-	c->phase = HU_PHASE_OPEN;
+	hu__set_phase(c, HU_PHASE_OPEN);
 	hu__conn_opened(c);
 	if (HU__GONE(c))
 		return;
 	if (err != 0) {
 		/* Open, then the reset: the data it sent first, then
-		 * on_close (pending_err holds the error). */
+		 * on_close (pending holds the error). */
 		conn_read(c, ev | EPOLLERR);
 		return;
 	}
@@ -435,7 +473,7 @@ static void connect_event(hu_conn *c, uint32_t ev)
 			return;
 	}
 	/* Writes and a shutdown queued while connecting. */
-	if (c->wbuf)
+	if (c->w.wbuf)
 		hu__conn_flush(c);
 	else
 		hu__conn_settle(c);
@@ -454,7 +492,7 @@ void hu__conn_event(hu_conn *c, uint32_t ev)
 		if (HU__GONE(c))
 			return;
 	}
-	if (c->wbuf && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+	if (c->w.wbuf && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
 		hu__conn_flush(c);
 }
 
@@ -467,13 +505,20 @@ void hu__conn_event(hu_conn *c, uint32_t ev)
  */
 static void close_gracefully(hu_conn *c, unsigned why)
 {
-	if (c->pending_err != 0) {
+	if (c->pending != 0) {
 		/* The peer is already gone: say how. */
-		hu__conn_fail(c, hu__status_of(c->pending_err), c->pending_err);
+		hu__conn_fail(c, hu__status_of(c->pending), c->pending);
 		return;
 	}
 	if (c->flags & HU__C_CONNECTING) {
 		hu__conn_finish(c, HU_CLOSE_LOCAL, 0, 0);
+		return;
+	}
+	struct hu__conn_more *m = hu__conn_more(c);
+	if (m == NULL) {
+		/* No memory for the linger's deadline: not a close we can
+		 * bound, so none that could hang. */
+		hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
 		return;
 	}
 	c->flags |= why; /* first: an idle close keeps its phase */
@@ -487,7 +532,7 @@ static void close_gracefully(hu_conn *c, unsigned why)
 	}
 	/* linger_ms bounds the whole close, the flush included: a peer that
 	 * never reads must not keep it open for ever. No idle timeout now. */
-	c->deadline = c->loop->now + c->cfg->c.linger_ms;
+	m->deadline = hu__loop_of(c)->now + c->cfg->c.linger_ms;
 	hu__conn_rearm(c);
 	hu__conn_settle(c);
 }
@@ -537,12 +582,17 @@ void hu_conn_set_user(hu_conn *c, void *user)
 
 hu_loop *hu_conn_loop(hu_conn *c)
 {
-	return c ? c->loop : NULL;
+	return c ? hu__loop_of(c) : NULL;
 }
 
 int hu_conn_fd(hu_conn *c)
 {
-	return c ? c->io.fd : -1;
+	if (c == NULL || HU__GONE(c))
+		return -1;
+	/* The application may dup() it or pass it on: from now on the file
+	 * description may outlive our close(), so its end pays the DEL. */
+	c->flags |= HU__C_SHARED;
+	return c->fd;
 }
 
 unsigned long long hu_conn_id(hu_conn *c)
@@ -554,31 +604,35 @@ int hu_conn_peer(hu_conn *c, char *buf, size_t size)
 {
 	if (c == NULL)
 		return HU_INVAL;
-	if (c->peer == NULL) {
+	hu_loop *loop = hu__loop_of(c);
+	struct hu_addr *peer = c->more ? c->more->peer : NULL;
+
+	if (peer == NULL) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 
-		if (c->loop->accepting == c) {
+		if (loop->accepting == c) {
 			/* In on_open after accept4(): its address, no call. */
-			len = c->loop->accepted->len < sizeof(ss)
-				  ? c->loop->accepted->len
+			len = loop->accepted->len < sizeof(ss)
+				  ? loop->accepted->len
 				  : (socklen_t)sizeof(ss);
-			memcpy(&ss, &c->loop->accepted->sa, len);
-		} else if (c->io.fd < 0) {
+			memcpy(&ss, &loop->accepted->sa, len);
+		} else if (HU__GONE(c)) {
 			return HU_INVAL;
-		} else if (getpeername(c->io.fd, (struct sockaddr *)&ss, &len) <
+		} else if (getpeername(c->fd, (struct sockaddr *)&ss, &len) <
 			   0) {
 			return hu__status_errno(NULL);
 		}
 		/* Cached: a connection that asks once (in on_open, say) can
 		 * still name its peer in on_close, after the fd is gone. */
-		c->peer = hu__calloc(sizeof(*c->peer));
-		if (c->peer == NULL)
+		struct hu__conn_more *m = hu__conn_more(c);
+		if (m == NULL || (m->peer = hu__calloc(sizeof(*peer))) == NULL)
 			return hu_addr_format((struct sockaddr *)&ss, len, buf,
 					      size);
-		memcpy(&c->peer->sa, &ss, len);
-		c->peer->len = len;
+		peer = m->peer;
+		memcpy(&peer->sa, &ss, len);
+		peer->len = len;
 	}
-	return hu_addr_format((struct sockaddr *)&c->peer->sa, c->peer->len,
-			      buf, size);
+	return hu_addr_format((struct sockaddr *)&peer->sa, peer->len, buf,
+			      size);
 }

@@ -23,11 +23,11 @@ int hu__ep_create(void)
 	return fd < 0 ? hu__status_errno(NULL) : fd;
 }
 
-int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events, int *err)
+int hu__ep_add(int epfd, int fd, uint64_t data, uint32_t events, int *err)
 {
 	struct epoll_event ev = {.events = events | EPOLLET};
 
-	ev.data.ptr = ptr;
+	ev.data.u64 = data;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return hu__status_errno(err);
 	return 0;

@@ -194,7 +194,7 @@ int hu_listen(hu_loop *loop, const char *addr,
 	l->on_accept_error = cfg->on_accept_error;
 	l->retry.fire = retry_fire;
 	l->tcp = family != AF_UNIX;
-	l->cfg = hu__cfg_new(&cfg->conn);
+	l->cfg = hu__cfg_new(loop, &cfg->conn);
 	if (path != NULL) {
 		size_t n = strlen(path) + 1;
 
@@ -210,7 +210,8 @@ int hu_listen(hu_loop *loop, const char *addr,
 		err = ENOMEM;
 		goto fail_free;
 	}
-	if ((rc = hu__ep_add(loop->epfd, fd, l, EPOLLIN, &err)) < 0) {
+	if ((rc = hu__ep_add(loop->epfd, fd, (uintptr_t)l, EPOLLIN, &err)) <
+	    0) {
 		untrack(loop, l);
 		goto fail_free;
 	}

@@ -17,6 +17,8 @@
  */
 #include "loop.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,13 +64,14 @@ void hu__free(void *p)
 
 /* ---- shared connection configuration ---- */
 
-struct hu__cfg *hu__cfg_new(const struct hu_conn_config *c)
+struct hu__cfg *hu__cfg_new(hu_loop *loop, const struct hu_conn_config *c)
 {
 	struct hu__cfg *cfg = hu__calloc(sizeof(*cfg));
 
 	if (cfg == NULL)
 		return NULL;
 	cfg->refs = 1;
+	cfg->loop = loop;
 	if (c != NULL)
 		cfg->c = *c;
 	if (cfg->c.linger_ms == 0)
@@ -82,6 +85,40 @@ void hu__cfg_unref(struct hu__cfg *cfg)
 {
 	if (cfg != NULL && --cfg->refs == 0)
 		hu__free(cfg);
+}
+
+/* ---- fork ---- */
+
+/*
+ * Forks since the process started, counted by a pthread_atfork() prepare
+ * handler (in the parent, before the child exists, so both see the new
+ * count). After a fork every fd the loop has is also the child's: a
+ * close() of ours no longer removes the epoll registration, so those
+ * connections must EPOLL_CTL_DEL first (loop.h, "Why a generation").
+ */
+static atomic_uint forks;
+static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	atomic_fetch_add_explicit(&forks, 1, memory_order_relaxed);
+}
+
+static void hook_fork(void)
+{
+	(void)pthread_atfork(count_fork, NULL, NULL);
+}
+
+void hu__loop_check_fork(hu_loop *loop)
+{
+	unsigned now = atomic_load_explicit(&forks, memory_order_relaxed);
+
+	if (now == loop->forks_seen)
+		return;
+	loop->forks_seen = now;
+	for (unsigned fd = 0; fd < loop->capconns; fd++)
+		if (loop->conns[fd] != NULL)
+			loop->conns[fd]->flags |= HU__C_SHARED;
 }
 
 /* ---- the loop ---- */
@@ -102,6 +139,8 @@ hu_loop *hu_loop_new(void)
 		return NULL;
 	}
 	loop->now = hu__now_ms();
+	(void)pthread_once(&fork_hook, hook_fork);
+	loop->forks_seen = atomic_load_explicit(&forks, memory_order_relaxed);
 	return loop;
 }
 
@@ -116,74 +155,100 @@ void hu_loop_stop(hu_loop *loop)
 		loop->stop = 1;
 }
 
+/* A new block of n pointers holding the first `used` of *v (the rest is
+ * left untouched: room that is never used is never made resident). */
+static int grow(hu_conn ***v, unsigned used, unsigned n)
+{
+	hu_conn **nv = hu__malloc(n * sizeof(*nv));
+
+	if (nv == NULL)
+		return HU_ERROR;
+	if (used)
+		memcpy(nv, *v, used * sizeof(*nv));
+	hu__free(*v);
+	*v = nv;
+	return 0;
+}
+
 int hu__loop_add_conn(hu_loop *loop, hu_conn *c)
 {
-	if (loop->nconns == loop->capconns) {
-		unsigned ncap = loop->capconns ? loop->capconns * 2 : 64;
-		hu_conn **v = hu__realloc(loop->conns, ncap * sizeof(*v));
+	unsigned fd = (unsigned)c->fd;
 
+	if (fd >= loop->capconns) {
+		unsigned ncap = loop->capconns ? loop->capconns : 64;
+
+		while (ncap <= fd)
+			ncap *= 2;
+		hu_conn **v = hu__realloc(loop->conns, ncap * sizeof(*v));
 		if (v == NULL)
 			return HU_ERROR;
+		memset(v + loop->capconns, 0,
+		       (ncap - loop->capconns) * sizeof(*v));
 		loop->conns = v;
 		loop->capconns = ncap;
 	}
-	c->slot = loop->nconns;
-	loop->conns[loop->nconns++] = c;
+	if (loop->nconns == loop->roomconns) {
+		unsigned room = loop->roomconns ? loop->roomconns * 2 : 64;
+
+		if (grow(&loop->ready, loop->nready, 2 * room) < 0 ||
+		    grow(&loop->closed, loop->nclosed, 2 * room) < 0)
+			return HU_ERROR;
+		loop->roomconns = room;
+	}
+	/* A finished connection may still hold the entry (fd reuse before
+	 * the safe point): it is on the closed queue, and its events no
+	 * longer match (hu__conn_key()). */
+	loop->conns[fd] = c;
+	loop->nconns++;
 	return 0;
 }
 
 void hu__loop_del_conn(hu_loop *loop, hu_conn *c)
 {
-	hu_conn *last = loop->conns[--loop->nconns];
+	if (loop->conns[c->fd] == c)
+		loop->conns[c->fd] = NULL;
+	loop->nconns--;
+}
 
-	loop->conns[c->slot] = last;
-	last->slot = c->slot;
+/* Tagged (bit 63: no user-space pointer has it), the generation in bits
+ * 32..62, the fd below. */
+#define KEY_CONN (1ull << 63)
+#define KEY_GEN(id) ((uint64_t)((id)&0x7fffffffu) << 32)
+
+uint64_t hu__conn_key(const hu_conn *c)
+{
+	return KEY_CONN | KEY_GEN(c->id) | (uint32_t)c->fd;
+}
+
+/* The connection an event names, or NULL for a stale one. */
+static hu_conn *conn_of(const hu_loop *loop, uint64_t key)
+{
+	uint32_t fd = (uint32_t)key;
+	hu_conn *c = fd < loop->capconns ? loop->conns[fd] : NULL;
+
+	if (c == NULL || (KEY_CONN | KEY_GEN(c->id) | fd) != key)
+		return NULL;
+	return c;
 }
 
 void hu__loop_ready(hu_conn *c)
 {
-	hu_loop *loop = c->loop;
+	hu_loop *loop = hu__loop_of(c);
 
 	if (c->flags & (HU__C_READY | HU__C_FINISHED))
 		return;
 	c->flags |= HU__C_READY;
-	c->next = NULL;
-	if (loop->ready_tail)
-		loop->ready_tail->next = c;
-	else
-		loop->ready = c;
-	loop->ready_tail = c;
-}
-
-static void unlink_ready(hu_loop *loop, hu_conn *c)
-{
-	hu_conn **pp = &loop->ready, *prev = NULL;
-
-	while (*pp && *pp != c) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if (*pp == NULL)
-		return;
-	*pp = c->next;
-	if (loop->ready_tail == c)
-		loop->ready_tail = prev;
-	c->flags &= ~HU__C_READY;
+	loop->ready[loop->nready++] = c;
 }
 
 void hu__loop_closed(hu_conn *c)
 {
-	hu_loop *loop = c->loop;
+	hu_loop *loop = hu__loop_of(c);
 
-	/* A finished connection owes no read. */
-	if (c->flags & HU__C_READY)
-		unlink_ready(loop, c);
-	c->next = NULL;
-	if (loop->closed_tail)
-		loop->closed_tail->next = c;
-	else
-		loop->closed = c;
-	loop->closed_tail = c;
+	/* A finished connection owes no read; its ready entry, if any, is
+	 * skipped (hu__conn_read_ready() checks). */
+	c->flags &= ~HU__C_READY;
+	loop->closed[loop->nclosed++] = c;
 }
 
 /*
@@ -194,25 +259,31 @@ void hu__loop_closed(hu_conn *c)
  */
 static void run_deferred(hu_loop *loop)
 {
-	hu_conn *c = loop->ready;
+	unsigned n = loop->nready;
 
-	loop->ready = loop->ready_tail = NULL;
-	while (c != NULL) {
-		hu_conn *next = c->next;
+	/* Reads first: one may end its connection, whose on_close then
+	 * runs below in this same pass. A connection queued again while
+	 * served lands after n; it is kept for the next pass. */
+	for (unsigned i = 0; i < n; i++) {
+		hu_conn *c = loop->ready[i];
 
+		if (!(c->flags & HU__C_READY))
+			continue; /* finished meanwhile */
 		c->flags &= ~HU__C_READY;
 		hu__conn_read_ready(c);
-		c = next;
 	}
+	loop->nready -= n;
+	if (loop->nready) /* queued while served: first for the next pass */
+		memmove(loop->ready, loop->ready + n,
+			loop->nready * sizeof(hu_conn *));
 
-	c = loop->closed;
-	loop->closed = loop->closed_tail = NULL;
-	while (c != NULL) {
-		hu_conn *next = c->next;
-
-		hu__conn_free(c);
-		c = next;
-	}
+	n = loop->nclosed;
+	for (unsigned i = 0; i < n; i++)
+		hu__conn_free(loop->closed[i]);
+	loop->nclosed -= n;
+	if (loop->nclosed)
+		memmove(loop->closed, loop->closed + n,
+			loop->nclosed * sizeof(hu_conn *));
 
 	hu_listener *l = loop->dead;
 	loop->dead = NULL;
@@ -228,7 +299,7 @@ static void run_deferred(hu_loop *loop)
 static int alive(const hu_loop *loop)
 {
 	return loop->nconns > 0 || loop->nlisteners > 0 || loop->nwatches > 0 ||
-	       loop->user_timers > 0 || loop->ready || loop->closed ||
+	       loop->user_timers > 0 || loop->nready || loop->nclosed ||
 	       loop->dead || loop->dead_watches;
 }
 
@@ -246,7 +317,7 @@ int hu_loop_run(hu_loop *loop)
 		if (loop->stop || !alive(loop))
 			break;
 		int timeout = hu__timer_wait_ms(loop);
-		if (loop->ready || loop->closed || loop->dead ||
+		if (loop->nready || loop->nclosed || loop->dead ||
 		    loop->dead_watches)
 			timeout = 0;
 		int n =
@@ -257,12 +328,18 @@ int hu_loop_run(hu_loop *loop)
 		}
 		loop->now = hu__now_ms();
 		for (int i = 0; i < n; i++) {
-			struct hu__io *io = loop->events[i].data.ptr;
+			uint64_t key = loop->events[i].data.u64;
 			uint32_t ev = loop->events[i].events;
 
-			if (io->kind == HU__IO_CONN)
-				hu__conn_event((hu_conn *)io, ev);
-			else if (io->kind == HU__IO_LISTENER)
+			if (key & KEY_CONN) {
+				hu_conn *c = conn_of(loop, key);
+
+				if (c != NULL) /* else stale: see loop.h */
+					hu__conn_event(c, ev);
+				continue;
+			}
+			struct hu__io *io = loop->events[i].data.ptr;
+			if (io->kind == HU__IO_LISTENER)
 				hu__listener_event((hu_listener *)io, ev);
 			else
 				hu__watch_event((hu_watch *)io, ev);
@@ -282,16 +359,19 @@ void hu_loop_free(hu_loop *loop)
 	loop->freeing = 1; /* no new listener, connection or timer now */
 	while (loop->nlisteners > 0)
 		hu_listener_close(loop->listeners[loop->nlisteners - 1]);
-	for (unsigned i = 0; i < loop->nconns; i++)
-		hu__conn_finish(loop->conns[i], HU_CLOSE_ABORT, 0, 1);
+	for (unsigned fd = 0; fd < loop->capconns; fd++)
+		if (loop->conns[fd] != NULL)
+			hu__conn_finish(loop->conns[fd], HU_CLOSE_ABORT, 0, 1);
 	/* Every connection is finished now; their on_close calls cannot
 	 * start new ones (loop->freeing), but may close each other. */
-	while (loop->ready || loop->closed || loop->dead) {
+	while (loop->nready || loop->nclosed || loop->dead) {
 		run_deferred(loop);
 	}
 	hu__watch_stop_all(loop);
 	hu__timer_free_all(loop);
 	hu__free(loop->conns);
+	hu__free(loop->ready);
+	hu__free(loop->closed);
 	hu__free(loop->listeners);
 	hu__free(loop->rbuf);
 	close(loop->epfd);

@@ -9,14 +9,26 @@
  * in this order: conn.c, conn-write.c, conn-end.c. Nothing here is
  * installed.
  *
- * Lifetime, in one paragraph (STYLE.md, "Lifetime"): the epoll registration
- * carries a pointer to the object. Finishing a connection (for any reason)
- * closes its fd at once, records the close reason, and queues the object;
- * its on_close runs and its memory is freed only after the current batch of
- * events, so an event later in the same batch that names a finished
- * connection finds a valid object flagged FINISHED and is dropped. A new
- * socket that reuses the fd number in the same batch has a different object,
- * so fd reuse cannot confuse the two.
+ * Lifetime, in one paragraph (STYLE.md, "Lifetime"): a listener's or a
+ * watch's epoll registration carries a pointer to it; a connection's
+ * carries its fd and a generation (the low 31 bits of its id), looked up in
+ * loop->conns, an fd-indexed table. Finishing a connection (for any
+ * reason) closes its fd at once, records the close reason, and queues the
+ * object; its on_close runs and its memory is freed only after the current
+ * batch of events, so an event later in the same batch that names a
+ * finished connection finds a valid object flagged FINISHED and is
+ * dropped. A new socket that reuses the fd number has another generation.
+ *
+ * Why a generation and not a pointer: close() removes an epoll
+ * registration only when the last reference to the file description goes.
+ * If a forked child or a dup() still holds the socket, the registration
+ * outlives the connection and goes on reporting events; with a pointer in
+ * them, they would name freed memory, so every close had to pay an
+ * EPOLL_CTL_DEL first. A stale event's generation matches nothing (the slot
+ * is empty, or holds a newer connection), so the loop drops it, and the
+ * DEL is paid only where sharing is known: after hu_conn_fd() (the
+ * application may have passed the fd on) and after a fork() (pthread_atfork
+ * tells). raw epoll's close path, recv() and close(), and nothing else.
  */
 #ifndef HU_LOOP_H
 #define HU_LOOP_H
@@ -38,7 +50,8 @@ typedef void (*hu__tfire)(hu_loop *loop, struct hu__tnode *n);
 struct hu__tnode {
 	uint64_t due;   /* loop time (ms) at which it fires */
 	unsigned idx;   /* position in the heap + 1; 0 = not armed */
-	hu__tfire fire; /* called with the node already disarmed */
+	hu__tfire fire; /* called with the node already disarmed; NULL for
+			   a connection's: hu__conn_timer() */
 };
 
 struct hu__heap {
@@ -75,7 +88,8 @@ static inline size_t hu__wbuf_size(const struct hu__wbuf *b)
 int hu__ep_create(void);
 /* Register fd edge-triggered for everything a stream socket can report:
  * IN, OUT, RDHUP (HUP and ERR are always reported). Once, for life. */
-int hu__ep_add(int epfd, int fd, void *ptr, uint32_t events, int *err);
+/* `data`: a pointer (listener), or hu__conn_key() (a connection). */
+int hu__ep_add(int epfd, int fd, uint64_t data, uint32_t events, int *err);
 /* Level-triggered (hu_watch): op EPOLL_CTL_ADD or EPOLL_CTL_MOD. */
 int hu__ep_lt(int epfd, int op, int fd, void *ptr, uint32_t events);
 void hu__ep_del(int epfd, int fd);
@@ -96,13 +110,14 @@ struct hu__io {
  * connections their callbacks. */
 struct hu__cfg {
 	unsigned refs;
+	hu_loop *loop; /* every connection of a cfg is on one loop */
 	struct hu_conn_config c;
 };
 
-struct hu__cfg *hu__cfg_new(const struct hu_conn_config *c);
+struct hu__cfg *hu__cfg_new(hu_loop *loop, const struct hu_conn_config *c);
 void hu__cfg_unref(struct hu__cfg *cfg);
 
-/* Connection flags. */
+/* Connection flags; the phase and the reason live in the high bits. */
 enum {
 	HU__C_TCP = 1u << 0,        /* TCP, not a Unix-domain socket */
 	HU__C_CONNECTING = 1u << 1, /* outgoing connect not completed */
@@ -113,36 +128,81 @@ enum {
 	HU__C_PEER_DONE = 1u << 6,  /* the peer's FIN arrived */
 	HU__C_ABOVE_HW = 1u << 7,   /* write said 1: on_drain owed */
 	HU__C_FINISHED = 1u << 8,   /* closed; on_close queued */
-	HU__C_READY = 1u << 9,      /* on the ready list (read owed) */
+	HU__C_READY = 1u << 9,      /* on the ready queue (read owed) */
 	HU__C_LINGER = 1u << 10,    /* graceful close: linger armed */
 	HU__C_DRAIN = 1u << 11,     /* done; waiting for our data's ACK */
 	HU__C_IDLE = 1u << 12,      /* the graceful close is an idle close */
-	HU__C_ENDED = 1u << 13      /* duration_ms is final (end learned) */
+	HU__C_ENDED = 1u << 13,     /* duration is final (end learned) */
+	HU__C_SHARED = 1u << 14     /* the fd may be shared: DEL it first */
+};
+#define HU__C_PHASE_SHIFT 16  /* 3 bits: enum hu_phase */
+#define HU__C_REASON_SHIFT 20 /* 4 bits: enum hu_reason, once ended */
+
+/*
+ * What a connection needs only sometimes -- a deadline (connect, idle,
+ * heartbeat, linger, flush), a graceful close's state, the peer's address
+ * once asked -- lives apart, allocated when first needed, so that an idle
+ * connection with no timer costs 72 bytes (issue 15).
+ */
+struct hu__conn_more {
+	struct hu__tnode timer; /* one node for every deadline below */
+	hu_conn *conn;
+	uint64_t last_io;     /* loop ms of the last byte either way */
+	uint64_t deadline;    /* connect, linger or flush deadline, or 0 */
+	uint64_t next_beat;   /* next heartbeat (or drain poll), or 0 */
+	uint64_t mark;        /* flush progress: bytes acknowledged */
+	uint64_t discarded;   /* read and dropped while closing */
+	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
+	unsigned poll_ms;     /* drain: the current poll interval */
 };
 
 struct hu_conn {
-	struct hu__io io; /* first: epoll's data.ptr points here */
-	unsigned flags;
-	unsigned slot;    /* index in loop->conns */
-	int phase;        /* enum hu_phase: where it is now */
-	int pending_err;  /* an error taken by SO_ERROR early */
-	unsigned poll_ms; /* drain: the current poll interval */
-	/* (the ints together: 192 bytes; malloc's chunk is 208) */
-	hu_loop *loop;
-	struct hu__cfg *cfg;
+	int fd;          /* the socket, and its index in loop->conns */
+	unsigned flags;  /* HU__C_*, the phase and the reason */
+	uint32_t id;     /* hu_conn_id(); its low 31 bits, the generation */
+	uint8_t error;   /* the errno behind the end (Linux's are < 256) */
+	uint8_t pending; /* an errno taken by SO_ERROR early, or 0 */
+	uint16_t unused;
+	struct hu__cfg *cfg; /* callbacks, options, and the loop */
 	void *user;
-	struct hu__wbuf *wbuf;
-	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
-	unsigned long long id;
-	uint64_t last_io;       /* loop ms of the last byte either way */
-	uint64_t deadline;      /* connect, linger or flush deadline, or 0 */
-	uint64_t next_beat;     /* next heartbeat (or drain poll), or 0 */
-	struct hu__tnode timer; /* one node for all of the above */
-	hu_conn *next;          /* ready or closed list */
-	/* Counted as it goes: bytes_in, bytes_out; duration_ms holds the
-	 * creation time (ms) until the end. The rest is filled at the end. */
-	struct hu_close_info info;
+	union {
+		struct hu__wbuf *wbuf; /* while open: unsent bytes */
+		uint64_t undelivered;  /* once FINISHED (wbuf is freed) */
+	} w;
+	struct hu__conn_more *more; /* NULL until needed */
+	uint64_t bytes_in, bytes_out;
+	uint64_t born; /* loop ms at creation; once ENDED, the duration */
 };
+_Static_assert(sizeof(struct hu_conn) == 72,
+	       "72 bytes: malloc's 80-byte chunk (issue 15's budget)");
+
+static inline hu_loop *hu__loop_of(const hu_conn *c)
+{
+	return c->cfg->loop;
+}
+static inline int hu__phase(const hu_conn *c)
+{
+	return (int)((c->flags >> HU__C_PHASE_SHIFT) & 7u);
+}
+static inline void hu__set_phase(hu_conn *c, int phase)
+{
+	c->flags = (c->flags & ~(7u << HU__C_PHASE_SHIFT)) |
+		   ((unsigned)phase << HU__C_PHASE_SHIFT);
+}
+static inline int hu__reason(const hu_conn *c)
+{
+	return (int)((c->flags >> HU__C_REASON_SHIFT) & 15u);
+}
+static inline void hu__set_reason(hu_conn *c, int reason)
+{
+	c->flags = (c->flags & ~(15u << HU__C_REASON_SHIFT)) |
+		   ((unsigned)reason << HU__C_REASON_SHIFT);
+}
+/* The write buffer; NULL once the connection has ended. */
+static inline struct hu__wbuf *hu__wbuf(const hu_conn *c)
+{
+	return (c->flags & HU__C_FINISHED) ? NULL : c->w.wbuf;
+}
 
 struct hu_listener {
 	struct hu__io io;
@@ -187,16 +247,29 @@ struct hu_loop {
 	int in_run;
 	int freeing; /* hu_loop_free() under way */
 	uint64_t now;
-	unsigned long long next_id;
+	uint32_t next_id;
 	struct hu__heap heap;
 	unsigned user_timers; /* armed or running hu_timers */
-	hu_conn **conns;      /* every connection not yet freed */
-	unsigned nconns, capconns;
+	/* Connections by fd: the live ones (a finished one keeps its entry
+	 * until freed, unless a new socket took the fd meanwhile). */
+	hu_conn **conns;
+	unsigned capconns; /* entries in conns[]: one more than the top fd */
+	unsigned nconns;   /* connections not yet freed */
+	/* The safe point's queues. Each holds a waiting connection once;
+	 * while the safe point serves them, the served entries stay ahead
+	 * of any queued meanwhile, so each has room for 2 * roomconns, and
+	 * that room grows (with roomconns >= nconns) when a connection is
+	 * made: queueing never fails, and an end is never lost for want of
+	 * memory. Room that is never used is never touched (loop.c, grow). */
+	hu_conn **ready; /* resumed or closing while paused: a read owed */
+	unsigned nready;
+	hu_conn **closed; /* finished: on_close owed */
+	unsigned nclosed;
+	unsigned roomconns;
+	unsigned forks_seen; /* hu__forks when this loop last looked */
 	hu_listener **listeners;
 	unsigned nlisteners, caplisteners;
-	hu_conn *ready, *ready_tail;   /* resumed: a read is owed */
-	hu_conn *closed, *closed_tail; /* finished: on_close owed */
-	hu_listener *dead;             /* closed listeners to free */
+	hu_listener *dead; /* closed listeners to free */
 	hu_watch **watches;
 	unsigned nwatches, capwatches;
 	hu_watch *dead_watches; /* stopped watches to free */
@@ -210,9 +283,16 @@ struct hu_loop {
 };
 
 /* ---- loop.c ---- */
-/* Track / untrack a connection in loop->conns. */
+/* Track / untrack a connection in loop->conns (by its fd), making room
+ * in the queues; add fails with HU_ERROR (no memory). */
 int hu__loop_add_conn(hu_loop *loop, hu_conn *c);
 void hu__loop_del_conn(hu_loop *loop, hu_conn *c);
+/* The epoll data that names c: its fd and generation, tagged. */
+uint64_t hu__conn_key(const hu_conn *c);
+/* Has this process forked since the loop last looked? Then every
+ * connection it has is flagged HU__C_SHARED (their fds are in the child
+ * too). Called before a close decides whether to DEL. */
+void hu__loop_check_fork(hu_loop *loop);
 /* Queue a resumed connection for a read at the next safe point. */
 void hu__loop_ready(hu_conn *c);
 /* Queue a finished connection for its on_close. */
@@ -227,6 +307,8 @@ static inline const struct hu_conn_callbacks *hu__cbs(const hu_conn *c)
 }
 
 /* ---- conn-end.c ---- */
+/* The connection's hu__conn_more, made if need be (NULL: no memory). */
+struct hu__conn_more *hu__conn_more(hu_conn *c);
 /* Move the phase forward (open -> peer-done/local-done, or closing). */
 void hu__conn_enter(hu_conn *c, int phase);
 /* Bytes written that the peer has not acknowledged (TCP; our FIN not
@@ -257,6 +339,8 @@ void hu__conn_flush(hu_conn *c);
 void hu__conn_settle(hu_conn *c);
 
 /* ---- conn.c ---- */
+/* A connection's timer fired (timer.c: a node with no fire function). */
+void hu__conn_timer(hu_loop *loop, struct hu__tnode *n);
 /* A new connection on an open, non-blocking fd; on_open is NOT called. */
 hu_conn *hu__conn_new(hu_loop *loop, int fd, int tcp, struct hu__cfg *cfg,
 		      int connecting);

@@ -134,7 +134,10 @@ void hu__timer_run(hu_loop *loop)
 		struct hu__tnode *n = h->v[0];
 
 		heap_remove(h, n);
-		n->fire(loop, n);
+		if (n->fire)
+			n->fire(loop, n);
+		else /* a connection's (conn-end.c, hu__conn_more) */
+			hu__conn_timer(loop, n);
 	}
 }
 

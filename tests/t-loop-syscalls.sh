@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# t-loop-syscalls.sh -- the loop's data path is at the syscall floor: an
-# echo of one message on an established connection costs one read and one
-# write (and the epoll_wait that reported it); nothing else grows with the
-# number of messages -- no epoll_ctl, getsockopt or ioctl per message.
+# t-loop-syscalls.sh -- the loop is at the syscall floor: an echo of one
+# message on an established connection costs one read and one write (and
+# the epoll_wait that reported it); nothing else grows with the number of
+# messages -- no epoll_ctl, getsockopt or ioctl per message. And a
+# connection ended by the peer's FIN costs one read and one close, as in a
+# hand-written epoll server: no EPOLL_CTL_DEL.
 # Counted by strace -c over build/echo-server while a client does N
 # ping-pongs of 64 bytes, then closes. Needs strace (skips without it).
 set -u
@@ -28,8 +30,29 @@ cat >"$tmp/pp.c" <<'C'
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
-/* pp PORT N: N sequential 64-byte echoes, then close. */
+/* pp PORT N: N sequential 64-byte echoes, then close.
+ * pp PORT -M: M connections, held open, then each closed (a FIN). */
+static int fins(struct sockaddr_in *a, int m)
+{
+	int *fd = calloc((size_t)m, sizeof(int));
+	struct timespec pause = {0, 300 * 1000 * 1000};
+
+	for (int i = 0; i < m; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd[i] < 0 ||
+		    connect(fd[i], (struct sockaddr *)a, sizeof(*a)) < 0)
+			return 1;
+	}
+	nanosleep(&pause, NULL); /* all accepted, all idle */
+	for (int i = 0; i < m; i++)
+		close(fd[i]);
+	nanosleep(&pause, NULL); /* all ended */
+	free(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
@@ -38,6 +61,8 @@ int main(int argc, char **argv)
 
 	a.sin_port = htons((unsigned short)atoi(argv[1]));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (n < 0)
+		return fins(&a, -n);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return 1;
@@ -58,20 +83,28 @@ C
 ${CC:-cc} -O2 -o "$tmp/pp" "$tmp/pp.c"
 ok $? "the ping-pong client compiles"
 
-N=2000
-strace -f -c -o "$tmp/count" "$build/echo-server" 127.0.0.1:0 >"$tmp/out" 2>&1 &
-spid=$!
-for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" 2>/dev/null && break; sleep 0.05; done
-port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out")
-"$tmp/pp" "$port" "$N"
-ok $? "$N echoes through build/echo-server under strace"
-sleep 0.2
-# Stop the traced server (strace's child), so strace prints its table.
-server=$(pgrep -P "$spid" | head -1)
-[ -n "$server" ] && kill "$server"
-wait "$spid" 2>/dev/null
-spid=
+# traced ARGS...: run the echo server under strace -c while the client
+# `pp PORT ARGS...` runs, then stop it so strace writes $tmp/count.
+traced() {
+	strace -f -c -o "$tmp/count" "$build/echo-server" 127.0.0.1:0 >"$tmp/out" 2>&1 &
+	spid=$!
+	for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out")
+	"$tmp/pp" "$port" "$@"
+	local rc=$?
+	sleep 0.2
+	# Stop the traced server (strace's child), so strace prints its table.
+	server=$(pgrep -P "$spid" | head -1)
+	[ -n "$server" ] && kill "$server"
+	wait "$spid" 2>/dev/null
+	spid=
+	return $rc
+}
 calls() { awk -v s="$1" '$NF == s { print ($4 ~ /^[0-9]+$/) ? $4 : $3 }' "$tmp/count" | head -1; }
+
+N=2000
+traced "$N"
+ok $? "$N echoes through build/echo-server under strace"
 recv=$(calls recvfrom); send=$(calls sendto); ctl=$(calls epoll_ctl)
 recv=${recv:-0}; send=${send:-0}; ctl=${ctl:-0}
 sed 's/^/# /' "$tmp/count"
@@ -86,6 +119,31 @@ other=$(awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "recvfrom" && $NF != "sendto" &&
 	c = ($4 ~ /^[0-9]+$/) ? $4 : $3; s += c; if (c > m) { m = c; w = $NF } }
 	END { print s + 0, m + 0, w }' "$tmp/count")
 set -- $other
-[ "$2" -lt 50 ] && [ "$ctl" -le 3 ]
-ok $? "nothing else grows with N: $1 other calls, most $2 ($3); epoll_ctl $ctl"
+[ "$2" -lt 50 ] && [ "$ctl" -le 2 ]
+ok $? "nothing else grows with N: $1 other calls, most $2 ($3); epoll_ctl $ctl (the listener's ADD and the connection's)"
+
+# The close path (issue 15): M idle connections, each ended by the peer's
+# FIN, cost the server one recv() (it says 0) and one close() each, and
+# the epoll_ctl ADD that registered it -- no EPOLL_CTL_DEL, no ioctl, no
+# getsockopt: raw epoll's floor.
+M=1000
+traced -$M
+ok $? "$M connections opened, then each closed by the client (a FIN)"
+recv=$(calls recvfrom); cls=$(calls close); ctl=$(calls epoll_ctl); acc=$(calls accept4)
+recv=${recv:-0}; cls=${cls:-0}; ctl=${ctl:-0}; acc=${acc:-0}
+sed 's/^/# /' "$tmp/count"
+[ "$recv" -eq "$M" ]
+ok $? "one recv per FIN: $recv recvfrom for $M connections"
+[ "$cls" -ge "$M" ] && [ "$cls" -le $((M + 5)) ]
+ok $? "one close per connection: $cls close for $M (+ the server's own few)"
+[ "$ctl" -eq $((M + 1)) ]
+ok $? "epoll_ctl only to register: $ctl for $M connections + the listener (no DEL on close)"
+other=$(awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "recvfrom" && $NF != "close" &&
+	$NF != "epoll_ctl" && $NF != "epoll_wait" && $NF != "accept4" &&
+	$NF != "total" && $NF != "syscall" {
+	c = ($4 ~ /^[0-9]+$/) ? $4 : $3; s += c; if (c > m) { m = c; w = $NF } }
+	END { print s + 0, m + 0, w }' "$tmp/count")
+set -- $other
+[ "$2" -lt 50 ]
+ok $? "nothing else per connection: $1 other calls, most $2 ($3)"
 done_testing
