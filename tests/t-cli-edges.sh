@@ -53,10 +53,11 @@ kill "$ncpid" 2>/dev/null
 # ---- stdout closed at the start (>&-): named as such, not as the epoll fd
 # that would have taken its number ----
 nc_in=/dev/null start_nc outc -N
-timeout 10 "$H" connect --json "127.0.0.1:$port" </dev/null >&- 2>"$tmp/outc.err"
+# (its own stderr file: start_nc's nc writes to $tmp/outc.err)
+timeout 10 "$H" connect --json "127.0.0.1:$port" </dev/null >&- 2>"$tmp/outc.cerr"
 rc=$?
-[ $rc -eq 1 ] && grep -q 'stdout: Bad file descriptor (EBADF)' "$tmp/outc.err" && ! grep -q 'Invalid argument' "$tmp/outc.err"
-ok $? "connect with stdout closed: EBADF named, exit 1 (rc=$rc; $(head -1 "$tmp/outc.err"))"
+[ $rc -eq 1 ] && grep -q 'stdout: Bad file descriptor (EBADF)' "$tmp/outc.cerr" && ! grep -q 'Invalid argument' "$tmp/outc.cerr"
+ok $? "connect with stdout closed: EBADF named, exit 1 (rc=$rc; $(head -1 "$tmp/outc.cerr"))"
 timeout 10 "$H" listen --json 127.0.0.1:0 >&- 2>"$tmp/loutc.err"
 rc=$?
 [ $rc -eq 1 ] && grep -q 'stdout: Bad file descriptor (EBADF)' "$tmp/loutc.err"
