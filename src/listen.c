@@ -24,27 +24,18 @@
 
 static int track(hu_loop *loop, hu_listener *l)
 {
-	if (loop->nlisteners == loop->caplisteners) {
-		unsigned ncap = loop->caplisteners ? loop->caplisteners * 2 : 4;
-		hu_listener **v =
-		    hu__realloc(loop->listeners, ncap * sizeof(*v));
-
-		if (v == NULL)
-			return HU_ERROR;
-		loop->listeners = v;
-		loop->caplisteners = ncap;
-	}
-	l->slot = loop->nlisteners;
-	loop->listeners[loop->nlisteners++] = l;
+	if (hu__set_reserve(&loop->listeners) < 0)
+		return HU_ERROR;
+	l->slot = hu__set_add(&loop->listeners, l);
 	return 0;
 }
 
 static void untrack(hu_loop *loop, hu_listener *l)
 {
-	hu_listener *last = loop->listeners[--loop->nlisteners];
+	hu_listener *moved = hu__set_del(&loop->listeners, l->slot);
 
-	loop->listeners[l->slot] = last;
-	last->slot = l->slot;
+	if (moved)
+		moved->slot = l->slot;
 }
 
 static void accept_all(hu_listener *l);

@@ -87,6 +87,45 @@ void hu__cfg_unref(struct hu__cfg *cfg)
 		hu__free(cfg);
 }
 
+/* ---- sets ---- */
+
+int hu__set_reserve(struct hu__set *s)
+{
+	if (s->n < s->cap)
+		return 0;
+	unsigned ncap = s->cap ? s->cap * 2 : 4;
+	void **v = hu__realloc(s->v, ncap * sizeof(*v));
+
+	if (v == NULL)
+		return HU_ERROR;
+	s->v = v;
+	s->cap = ncap;
+	return 0;
+}
+
+unsigned hu__set_add(struct hu__set *s, void *obj)
+{
+	s->v[s->n] = obj;
+	return s->n++;
+}
+
+void *hu__set_del(struct hu__set *s, unsigned slot)
+{
+	void *last = s->v[--s->n];
+
+	if (slot == s->n)
+		return NULL;
+	s->v[slot] = last;
+	return last;
+}
+
+void hu__set_free(struct hu__set *s)
+{
+	hu__free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
 /* ---- fork ---- */
 
 /*
@@ -298,9 +337,9 @@ static void run_deferred(hu_loop *loop)
 
 static int alive(const hu_loop *loop)
 {
-	return loop->nconns > 0 || loop->nlisteners > 0 || loop->nwatches > 0 ||
-	       loop->user_timers > 0 || loop->nready || loop->nclosed ||
-	       loop->dead || loop->dead_watches;
+	return loop->nconns > 0 || loop->listeners.n > 0 ||
+	       loop->watches.n > 0 || loop->user_timers > 0 || loop->nready ||
+	       loop->nclosed || loop->dead || loop->dead_watches;
 }
 
 int hu_loop_run(hu_loop *loop)
@@ -357,8 +396,8 @@ void hu_loop_free(hu_loop *loop)
 	if (loop == NULL || loop->in_run || loop->freeing)
 		return;
 	loop->freeing = 1; /* no new listener, connection or timer now */
-	while (loop->nlisteners > 0)
-		hu_listener_close(loop->listeners[loop->nlisteners - 1]);
+	while (loop->listeners.n > 0)
+		hu_listener_close(loop->listeners.v[loop->listeners.n - 1]);
 	for (unsigned fd = 0; fd < loop->capconns; fd++)
 		if (loop->conns[fd] != NULL)
 			hu__conn_finish(loop->conns[fd], HU_CLOSE_ABORT, 0, 1);
@@ -372,7 +411,7 @@ void hu_loop_free(hu_loop *loop)
 	hu__free(loop->conns);
 	hu__free(loop->ready);
 	hu__free(loop->closed);
-	hu__free(loop->listeners);
+	hu__set_free(&loop->listeners);
 	hu__free(loop->rbuf);
 	close(loop->epfd);
 	hu__free(loop);

@@ -96,6 +96,27 @@ void hu__ep_del(int epfd, int fd);
 /* epoll_wait; EINTR reads as 0 events. */
 int hu__ep_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms);
 
+/* ---- sets: listeners and watches ---- */
+
+/*
+ * An unordered set of objects that each keep their own index in it: add
+ * at the end, remove by moving the last one into the hole. The loop's
+ * listeners and watches; connections are found by fd instead (loop.c).
+ */
+struct hu__set {
+	void **v;
+	unsigned n, cap;
+};
+
+/* Room for one more: 0, or HU_ERROR (no memory; the set is unchanged). */
+int hu__set_reserve(struct hu__set *s);
+/* Add, with room reserved; returns the object's index. */
+unsigned hu__set_add(struct hu__set *s, void *obj);
+/* Remove the object at `slot`. Returns the object that moved into the
+ * hole (its index is now `slot`: the caller tells it), or NULL. */
+void *hu__set_del(struct hu__set *s, unsigned slot);
+void hu__set_free(struct hu__set *s);
+
 /* ---- objects ---- */
 enum hu__io_kind { HU__IO_CONN = 1, HU__IO_LISTENER = 2, HU__IO_WATCH = 3 };
 
@@ -267,11 +288,9 @@ struct hu_loop {
 	unsigned nclosed;
 	unsigned roomconns;
 	unsigned forks_seen; /* hu__forks when this loop last looked */
-	hu_listener **listeners;
-	unsigned nlisteners, caplisteners;
+	struct hu__set listeners;
 	hu_listener *dead; /* closed listeners to free */
-	hu_watch **watches;
-	unsigned nwatches, capwatches;
+	struct hu__set watches;
 	hu_watch *dead_watches; /* stopped watches to free */
 	char *rbuf;             /* the one read buffer */
 	/* During the on_open of an accepted connection: the address accept4()

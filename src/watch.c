@@ -26,15 +26,8 @@ int hu_watch_start(hu_loop *loop, int fd, unsigned events,
 		return HU_INVAL;
 	if (fd < 0)
 		return HU_BADF;
-	if (loop->nwatches == loop->capwatches) {
-		unsigned ncap = loop->capwatches ? loop->capwatches * 2 : 4;
-		hu_watch **v = hu__realloc(loop->watches, ncap * sizeof(*v));
-
-		if (v == NULL)
-			return HU_ERROR;
-		loop->watches = v;
-		loop->capwatches = ncap;
-	}
+	if (hu__set_reserve(&loop->watches) < 0)
+		return HU_ERROR;
 	hu_watch *w = hu__calloc(sizeof(*w));
 	if (w == NULL)
 		return HU_ERROR;
@@ -49,8 +42,7 @@ int hu_watch_start(hu_loop *loop, int fd, unsigned events,
 		hu__free(w);
 		return rc;
 	}
-	w->slot = loop->nwatches;
-	loop->watches[loop->nwatches++] = w;
+	w->slot = hu__set_add(&loop->watches, w);
 	*out = w;
 	return 0;
 }
@@ -74,12 +66,12 @@ void hu_watch_stop(hu_watch *w)
 	if (w == NULL || w->stopped)
 		return;
 	hu_loop *loop = w->loop;
-	hu_watch *last = loop->watches[--loop->nwatches];
+	hu_watch *moved = hu__set_del(&loop->watches, w->slot);
 
 	w->stopped = 1;
 	hu__ep_del(loop->epfd, w->io.fd);
-	loop->watches[w->slot] = last;
-	last->slot = w->slot;
+	if (moved)
+		moved->slot = w->slot;
 	/* Freed at the next safe point: its event may be later in this
 	 * batch, and this may be its own callback. */
 	w->next_dead = loop->dead_watches;
@@ -117,10 +109,8 @@ void hu__watch_reap(hu_loop *loop)
 
 void hu__watch_stop_all(hu_loop *loop)
 {
-	while (loop->nwatches > 0)
-		hu_watch_stop(loop->watches[loop->nwatches - 1]);
+	while (loop->watches.n > 0)
+		hu_watch_stop(loop->watches.v[loop->watches.n - 1]);
 	hu__watch_reap(loop);
-	hu__free(loop->watches);
-	loop->watches = NULL;
-	loop->capwatches = 0;
+	hu__set_free(&loop->watches);
 }
