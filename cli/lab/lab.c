@@ -34,7 +34,7 @@
  *
  * Scenario NAME is the function scenario_NAME (dashes as underscores),
  * e.g. abortive-close-peek is scenario_abortive_close_peek() in
- * scen-close.c; `hangup lab --list` shows each one's family. To add one:
+ * scen-reset.c; `hangup lab --list` shows each one's family. To add one:
  * write scenario_NAME() in the scen-*.c of its family, declare it in
  * lab.h, and add its row to scenarios.c.
  */
