@@ -256,7 +256,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 
 # fuzz-cli drives the CLI's option parsers: it links the tool's own files
 # (not main.c, which has main(), nor the lab).
-FUZZ_CLI_OBJ  := $(patsubst %,$(BUILD)/fuzz/obj/cli/%.o,args events sink stdin listen connect)
+FUZZ_CLI_OBJ  := $(patsubst %,$(BUILD)/fuzz/obj/cli/%.o,args events sink stdin lifecycle listen connect)
 $(BUILD)/fuzz/obj/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Icli -c -o $@ $<

@@ -1,6 +1,7 @@
 /*
  * cli.h -- the hangup tool: one file per subcommand, built only on the
- * public API (hangup.h). Each command returns the process exit status.
+ * public API (hangup.h), over shared parts declared here (main.c says
+ * which file holds what). Each command returns the process exit status.
  */
 #ifndef HU_CLI_H
 #define HU_CLI_H
@@ -95,7 +96,7 @@ struct cli_event {
 	const char *event;
 	unsigned long long conn; /* hu_conn_id(); 0: none was made */
 	const char *peer;        /* NULL: unknown */
-	const char *phase;       /* hu_phase_name() */
+	int phase;               /* enum hu_phase */
 	/* close only (NULL otherwise): reason, errno, counts, duration */
 	const struct hu_close_info *info;
 	/* open and eof: the counts so far and ms since the connection began */
@@ -104,6 +105,17 @@ struct cli_event {
 	const struct hu_probe *probe;
 };
 void cli_event(const struct cli_event *e);
+/* The "close" event of connection `conn` (0: none was made), in the phase
+ * that info names. */
+void cli_event_close(unsigned long long conn, const char *peer,
+		     const struct hu_close_info *info);
+/* The peer as the events name it (hu_addr_format(): ":7000" is
+ * 127.0.0.1:7000), or `text` as given if it cannot be formatted. */
+void cli_event_peer(const struct hu_addr *a, const char *text, char *buf,
+		    size_t size);
+/* hu_errno_name(err), or "?" for one hangup has no name for: for the
+ * "(ECONNRESET)" of a diagnostic line. */
+const char *cli_errno_name(int err);
 /* The "listening" event, with the bound address. */
 void cli_event_listening(const char *addr);
 /* A diagnostic line (fmt ends with its newline) to stderr, written as the
@@ -114,7 +126,7 @@ void cli_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * not UTF-8 become \u00XX). Returns the length it needed, like snprintf. */
 size_t cli_json_string(char *buf, size_t size, const char *s);
 
-/* ---- sink.c: stdout that never blocks the loop, and signals ---- */
+/* ---- sink.c: stdout that never blocks the loop ---- */
 
 /*
  * Route stdout through the loop: cli_out() queues what cannot be written
@@ -151,13 +163,74 @@ void cli_sink_done(void);
 void cli_guard_std_fds(void);
 extern unsigned cli_closed_fds;
 
-/* A loop and the signalfd (cli_signals()), or NULL after a message. */
-hu_loop *cli_start(const char *cmd, int *sfd);
+/* ---- lifecycle.c: one run of listen, connect (on the loop) or probe ---- */
 
-/* Block SIGINT, SIGTERM and SIGHUP and return a signalfd for them (or -1);
- * ignore SIGPIPE. */
-int cli_signals(void);
-/* Read one signal from the signalfd: its number, or 0. */
-int cli_signal_read(int sfd);
+/* How long a graceful close may take: our FIN, then the peer's (the
+ * connections' linger_ms), and how long stdout gets after a signal. */
+#define CLI_LINGER_MS 1000
+
+/* What a command runs besides its connections (listen: its listener). */
+struct cli_tool_hooks {
+	/* 1 while something of the command's own is left: the run does not
+	 * end before it returns 0 (NULL: nothing). */
+	int (*busy)(void);
+	/* Take no new work (a signal, or stdout failed): listen stops
+	 * listening. NULL: nothing to stop. */
+	void (*stop)(void);
+};
+
+/*
+ * Start a run of `cmd` on the loop: the loop, SIGINT/SIGTERM/SIGHUP on a
+ * signalfd (SIGPIPE ignored), stdout through the sink, the event clock
+ * (json: events on stdout). Returns the loop, or NULL after a message.
+ * Then: the command's setup, and cli_tool_run() -- or cli_tool_quit() if
+ * the setup failed.
+ */
+hu_loop *cli_tool_start(const char *cmd, int json,
+			const struct cli_tool_hooks *h);
+/*
+ * Run the loop until nothing is left; a first signal (or stdout failing)
+ * stops the command and closes every connection gracefully, a second
+ * aborts them; a graceful close not done after 2 * CLI_LINGER_MS is
+ * aborted. Frees all (cli_tool_quit()). Returns 0, or EXIT_OTHER if the
+ * run failed (stdout, the loop, cli_tool_fail()).
+ */
+int cli_tool_run(void);
+/* Free the loop, the sink and the signalfd; 0 or EXIT_OTHER as above. */
+int cli_tool_quit(void);
+/* The run failed (e.g. stdin could not be read): exit status 1 at the
+ * end, whatever else happens. */
+void cli_tool_fail(void);
+/* The command has nothing of its own left (busy() turned 0): end the run
+ * if nothing else is left either. Called by everything that may end it. */
+void cli_tool_finish(void);
+/* probe's start, without a loop: stdout written directly (blocking), the
+ * event clock. No signals: the default actions end it. */
+void cli_tool_start_direct(int json);
+
+/* One connection as the tool knows it (hu_conn_user()). */
+struct cli_conn {
+	hu_conn *c;
+	struct cli_conn *prev, *next;
+	char peer[160];
+	int have_peer;
+	int waiting; /* paused until stdout has room */
+	/* bytes received, bytes queued to send, when it was tracked */
+	unsigned long long in, queued, start;
+};
+/* Track c from now on (its start time is now): closed by signals and
+ * stdout failure, resumed when stdout has room, and the run does not end
+ * before its on_close. NULL when out of memory: c is aborted (said). */
+struct cli_conn *cli_conn_track(hu_conn *c);
+/* From on_open: note the peer's address and print the "open" event. */
+void cli_conn_opened(struct cli_conn *tc);
+/* An "open" or "eof" event line with the counts so far and the age. */
+void cli_conn_event(struct cli_conn *tc, const char *event, int phase);
+/* An on_data that counts what came and prints it on stdout (not with
+ * --json), pausing c while stdout is above its mark. */
+void cli_conn_data(hu_conn *c, const void *data, size_t len);
+/* From on_close, last: the "close" event, c forgotten (its cli_conn
+ * freed), and the run ended if that was all. */
+void cli_conn_closed(hu_conn *c, const struct hu_close_info *info);
 
 #endif

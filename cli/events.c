@@ -245,6 +245,7 @@ static void add_probe(struct line *l, const struct hu_probe *p)
 void cli_event(const struct cli_event *e)
 {
 	const struct hu_close_info *in = e->info;
+	const char *phase = hu_phase_name(e->phase);
 	unsigned long long bin = in ? in->bytes_in : e->bytes_in;
 	unsigned long long bout = in ? in->bytes_out : e->bytes_out;
 	unsigned long long ms = in ? in->duration_ms : e->ms;
@@ -267,7 +268,7 @@ void cli_event(const struct cli_event *e)
 			add(&l, ",\"conn\":null"); /* no connection made */
 		add_str(&l, "peer", e->peer);
 		add_str(&l, "reason", in ? hu_reason_name(in->reason) : NULL);
-		add_str(&l, "phase", e->phase);
+		add_str(&l, "phase", phase);
 		add_str(&l, "errno", en);
 		add(&l, ",\"bytes_in\":%llu,\"bytes_out\":%llu", bin, bout);
 		if (in)
@@ -292,7 +293,7 @@ void cli_event(const struct cli_event *e)
 		    en ? en : "-");
 	}
 	if (in || strcmp(e->event, "open") != 0)
-		add(&l, " phase=%s in=%llu out=%llu", e->phase, bin, bout);
+		add(&l, " phase=%s in=%llu out=%llu", phase, bin, bout);
 	if (in)
 		add(&l, " undelivered=%llu", in->undelivered);
 	/* Of in=, the bytes read and dropped while closing: said only when
@@ -301,4 +302,33 @@ void cli_event(const struct cli_event *e)
 		add(&l, " discarded=%llu", in->discarded);
 	add(&l, " ms=%llu", ms);
 	emit(&l);
+}
+
+void cli_event_close(unsigned long long conn, const char *peer,
+		     const struct hu_close_info *info)
+{
+	struct cli_event e = {
+	    .event = "close",
+	    .conn = conn,
+	    .peer = peer,
+	    .phase = info->phase,
+	    .info = info,
+	};
+	cli_event(&e);
+}
+
+void cli_event_peer(const struct hu_addr *a, const char *text, char *buf,
+		    size_t size)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
+
+	if (hu_addr_format(sa, a->len, buf, size) < 0)
+		snprintf(buf, size, "%s", text);
+}
+
+const char *cli_errno_name(int err)
+{
+	const char *en = hu_errno_name(err);
+
+	return en ? en : "?";
 }

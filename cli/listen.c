@@ -13,25 +13,22 @@
  *
  * The end: --max-conns N stops listening after the Nth connection and
  * exits when the last one has closed (so `--max-conns 1` is `nc -l`).
- * SIGINT/SIGTERM/SIGHUP stop listening and close every connection
- * gracefully (our FIN, then up to LINGER_MS for the peer's); their close
- * lines say "local" (with ETIMEDOUT when the linger ran out, e.g. a peer
- * that does not read). A second signal aborts every connection still
- * closing (RST): "abort"; so does a safety net after 2 * LINGER_MS.
+ * Signals, stdout failing and the end of the run are the lifecycle's
+ * (lifecycle.c), as for connect: the first SIGINT/SIGTERM/SIGHUP stops
+ * listening and closes every connection gracefully, a second aborts them.
+ * What is listen's own: accepting (and a stale Unix socket file), the
+ * three modes, --max-conns, and stdin to the one connection of
+ * --max-conns 1.
  */
 #include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define LINGER_MS 1000
 
 static const char listen_usage[] =
     "usage: hangup listen [--echo|--discard] [--liveness MS] [--idle MS]\n"
@@ -77,96 +74,26 @@ static const char listen_usage[] =
 
 enum { MODE_PRINT, MODE_ECHO, MODE_DISCARD };
 
-/* One accepted connection, as this tool knows it. */
-struct lconn {
-	hu_conn *c;
-	struct lconn *prev, *next;
-	char peer[160];
-	int have_peer;
-	int waiting; /* paused until stdout has room */
-	unsigned long long in, queued, start;
-};
-
 static struct {
-	hu_loop *loop;
-	hu_listener *l;
-	int mode, json, status, signals;
+	hu_listener *l; /* NULL once we stopped listening */
+	int mode;
 	unsigned max, accepted;
-	struct lconn *conns;
-	unsigned nconns;
-	int sfd;
-	hu_watch *sigw;
-	hu_timer *flush_timer, *abort_timer;
 	const char *in_the_way; /* on a Unix path's EADDRINUSE */
 	int use_stdin;          /* stdin to the one connection (nc -l) */
-	struct lconn *stdin_conn;
-} L;
-
-static struct lconn *lc_of(hu_conn *c)
-{
-	return hu_conn_user(c);
-}
-
-static void finish_if_done(void);
-
-static void give_up_stdout(hu_timer *t, void *arg)
-{
-	(void)t;
-	(void)arg;
-	L.flush_timer = NULL; /* freed after this call */
-	cli_out_abandon();
-	finish_if_done();
-}
-
-/*
- * The loop ends once nothing is left: no connection, no listener, nothing
- * queued for stdout, and (last) the signal watch stopped. After a signal,
- * stdout gets LINGER_MS more to take what is queued: a reader that stopped
- * reading must not keep us from exiting.
- */
-static void finish_if_done(void)
-{
-	if (!(L.l == NULL && L.nconns == 0) || L.sigw == NULL)
-		return;
-	if (cli_out_pending() > 0) {
-		if (L.signals > 0 && L.flush_timer == NULL)
-			L.flush_timer = hu_timer_start(L.loop, LINGER_MS, 0,
-						       give_up_stdout, NULL);
-		return;
-	}
-	if (L.flush_timer) {
-		hu_timer_stop(L.flush_timer);
-		L.flush_timer = NULL;
-	}
-	if (L.abort_timer) {
-		hu_timer_stop(L.abort_timer);
-		L.abort_timer = NULL;
-	}
-	hu_watch_stop(L.sigw);
-	L.sigw = NULL;
-}
+	struct cli_conn *stdin_conn;
+} server;
 
 static void stop_listening(void)
 {
-	if (L.l) {
-		hu_listener_close(L.l);
-		L.l = NULL;
+	if (server.l) {
+		hu_listener_close(server.l);
+		server.l = NULL;
 	}
 }
 
-static void conn_event(struct lconn *lc, hu_conn *c, const char *event,
-		       const char *phase)
+static int listening(void)
 {
-	struct cli_event e = {
-	    .event = event,
-	    .conn = hu_conn_id(c),
-	    .peer = lc->have_peer ? lc->peer : NULL,
-	    .phase = phase,
-	    .bytes_in = lc->in,
-	    .bytes_out = lc->queued - hu_conn_buffered(c),
-	    .ms = hu_loop_now(L.loop) - lc->start,
-	};
-	cli_event(&e);
+	return server.l != NULL;
 }
 
 /*
@@ -178,7 +105,7 @@ static void conn_event(struct lconn *lc, hu_conn *c, const char *event,
 static void stdin_ended(int err)
 {
 	if (err != 0)
-		L.status = EXIT_OTHER;
+		cli_tool_fail();
 }
 
 /*
@@ -197,76 +124,58 @@ static int wants_stdin(const struct cli_listen_opts *o)
 
 static void on_open(hu_conn *c)
 {
-	struct lconn *lc = calloc(1, sizeof(*lc));
-
-	L.accepted++;
-	if (L.max && L.accepted >= L.max)
+	server.accepted++;
+	if (server.max && server.accepted >= server.max)
 		stop_listening(); /* no further accept4() from this batch */
-	if (lc == NULL) {
-		cli_diag("hangup listen: out of memory; aborting #%llu\n",
-			 hu_conn_id(c));
-		hu_conn_close(c, HU_ABORT);
+	struct cli_conn *tc = cli_conn_track(c);
+	if (tc == NULL)
 		return;
-	}
-	lc->c = c;
-	lc->start = hu_loop_now(L.loop);
-	/* Now, while the socket is open: on_close comes after its fd is
-	 * gone. A connection reset before we accepted it has no peer any
-	 * more (ENOTCONN): "?" then. */
-	lc->have_peer = hu_conn_peer(c, lc->peer, sizeof(lc->peer)) >= 0;
-	lc->next = L.conns;
-	if (L.conns)
-		L.conns->prev = lc;
-	L.conns = lc;
-	L.nconns++;
-	hu_conn_set_user(c, lc);
-	conn_event(lc, c, "open", hu_phase_name(HU_PHASE_OPEN));
-	if (L.use_stdin) {
-		L.stdin_conn = lc;
-		cli_stdin_start(L.loop, c, "listen", &lc->queued, stdin_ended);
+	/* A connection reset before we accepted it still has its peer: the
+	 * library keeps accept4()'s address. */
+	cli_conn_opened(tc);
+	if (server.use_stdin) {
+		server.stdin_conn = tc;
+		cli_stdin_start(hu_conn_loop(c), c, "listen", &tc->queued,
+				stdin_ended);
 	}
 }
 
 static void on_data(hu_conn *c, const void *data, size_t len)
 {
-	struct lconn *lc = lc_of(c);
+	struct cli_conn *tc = hu_conn_user(c);
 	int rc;
 
-	lc->in += len;
-	switch (L.mode) {
+	switch (server.mode) {
+	case MODE_PRINT:
+		cli_conn_data(c, data, len); /* counted, to stdout */
+		break;
 	case MODE_ECHO:
+		tc->in += len;
 		rc = hu_conn_write(c, data, len);
 		if (rc >= 0)
-			lc->queued += len;
+			tc->queued += len;
 		if (rc == 1)
 			hu_conn_pause(c); /* until on_drain */
 		break;
-	case MODE_PRINT:
-		if (L.json)
-			break; /* stdout holds JSON lines and nothing else */
-		if (cli_out(data, len) == 1) {
-			hu_conn_pause(c); /* until the sink's on_room */
-			lc->waiting = 1;
-		}
-		break;
 	default:
+		tc->in += len;
 		break;
 	}
 }
 
 static void on_drain(hu_conn *c)
 {
-	if (lc_of(c) == L.stdin_conn)
+	struct cli_conn *tc = hu_conn_user(c);
+
+	if (tc == server.stdin_conn)
 		cli_stdin_drain();
-	if (!lc_of(c)->waiting)
+	if (!tc->waiting)
 		hu_conn_resume(c);
 }
 
 static void on_eof(hu_conn *c)
 {
-	struct lconn *lc = lc_of(c);
-
-	conn_event(lc, c, "eof", hu_phase_name(HU_PHASE_PEER_DONE));
+	cli_conn_event(hu_conn_user(c), "eof", HU_PHASE_PEER_DONE);
 	/* The peer has finished; so have we, once our echo is out: our FIN
 	 * follows it, and the connection ends with reason eof. */
 	(void)hu_conn_shutdown(c);
@@ -274,129 +183,21 @@ static void on_eof(hu_conn *c)
 
 static void on_close(hu_conn *c, const struct hu_close_info *info)
 {
-	struct lconn *lc = lc_of(c);
-	char peer[160];
-	int have_peer = 0;
+	struct cli_conn *tc = hu_conn_user(c);
 
-	if (lc == NULL) /* on_open never ran, or ran out of memory */
-		have_peer = hu_conn_peer(c, peer, sizeof(peer)) >= 0;
-	struct cli_event e = {
-	    .event = "close",
-	    .conn = hu_conn_id(c),
-	    .peer = lc ? (lc->have_peer ? lc->peer : NULL)
-		       : (have_peer ? peer : NULL),
-	    .phase = hu_phase_name(info->phase),
-	    .info = info,
-	};
-	cli_event(&e);
-	if (lc && lc == L.stdin_conn) {
+	if (tc && tc == server.stdin_conn) {
 		cli_stdin_stop();
-		L.stdin_conn = NULL;
+		server.stdin_conn = NULL;
 	}
-	if (lc) {
-		if (lc->prev)
-			lc->prev->next = lc->next;
-		else
-			L.conns = lc->next;
-		if (lc->next)
-			lc->next->prev = lc->prev;
-		L.nconns--;
-		free(lc);
-		hu_conn_set_user(c, NULL);
-	}
-	finish_if_done();
+	cli_conn_closed(c, info);
 }
 
 static void on_accept_error(hu_listener *l, int status, int err)
 {
-	const char *en = hu_errno_name(err);
-
 	(void)l;
 	cli_diag("hangup listen: accept: %s (%s); retrying\n",
 		 status == HU_ERROR ? strerror(err) : hu_strerror(status),
-		 en ? en : "?");
-}
-
-static void stop_all(int how);
-
-/*
- * The library's graceful close starts its linger only once our write
- * buffer has drained, so a peer that never reads would keep such a
- * connection closing for ever (reported, with a reproducer). Whatever is
- * still closing after twice the linger is aborted.
- */
-static void abort_stragglers(hu_timer *t, void *arg)
-{
-	(void)t;
-	(void)arg;
-	L.abort_timer = NULL; /* freed after this call */
-	if (L.nconns == 0) {
-		finish_if_done();
-		return;
-	}
-	cli_diag(
-	    "hangup listen: %u connection%s still closing after %d ms (the "
-	    "peer is not reading): aborting\n",
-	    L.nconns, L.nconns == 1 ? "" : "s", 2 * LINGER_MS);
-	stop_all(HU_ABORT);
-}
-
-/* Stop listening and close every connection: gracefully the first time,
- * abortively (RST, and stdout abandoned) after that. */
-static void stop_all(int how)
-{
-	stop_listening();
-	for (struct lconn *lc = L.conns; lc; lc = lc->next)
-		hu_conn_close(lc->c, how);
-	if (how == HU_ABORT)
-		cli_out_abandon();
-	else if (L.nconns > 0 && L.abort_timer == NULL)
-		L.abort_timer = hu_timer_start(L.loop, 2 * LINGER_MS, 0,
-					       abort_stragglers, NULL);
-	finish_if_done();
-}
-
-static void on_signal(hu_watch *w, unsigned events, void *arg)
-{
-	int sig = cli_signal_read(L.sfd);
-
-	(void)w;
-	(void)events;
-	(void)arg;
-	if (sig == 0)
-		return;
-	if (++L.signals == 1 && L.nconns > 0)
-		cli_diag("hangup listen: SIG%s: closing %u connection%s (again "
-			 "to abort)\n",
-			 sigabbrev_np(sig), L.nconns, L.nconns == 1 ? "" : "s");
-	stop_all(L.signals == 1 ? HU_GRACEFUL : HU_ABORT);
-}
-
-static void on_room(void *arg)
-{
-	(void)arg;
-	for (struct lconn *lc = L.conns; lc; lc = lc->next)
-		if (lc->waiting) {
-			lc->waiting = 0;
-			hu_conn_resume(lc->c);
-		}
-}
-
-static void on_idle(void *arg)
-{
-	(void)arg;
-	finish_if_done();
-}
-
-static void on_gone(void *arg, int err)
-{
-	const char *en = hu_errno_name(err);
-
-	(void)arg;
-	cli_diag("hangup listen: stdout: %s (%s); stopping\n", strerror(err),
-		 en ? en : "?");
-	L.status = EXIT_OTHER;
-	stop_all(HU_GRACEFUL);
+		 cli_errno_name(err));
 }
 
 int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
@@ -468,7 +269,7 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
  * often the socket file of a server that was killed (kill -9 leaves it
  * behind). If it is a socket and nothing answers a connect on it
  * (ECONNREFUSED), it is stale: remove it, as many servers do, and say so.
- * Otherwise leave it and say what is in the way (L.in_the_way). Returns 1
+ * Otherwise leave it and say what is in the way (server.in_the_way). Returns 1
  * when the path is free to try again.
  */
 static int replace_stale(const char *text)
@@ -480,15 +281,15 @@ static int replace_stale(const char *text)
 		return 0;
 	const char *path = ((struct sockaddr_un *)&a.sa)->sun_path;
 	if (path[0] == '\0') { /* abstract: no file, a live listener */
-		L.in_the_way = "another socket has that abstract name";
+		server.in_the_way = "another socket has that abstract name";
 		return 0;
 	}
 	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		L.in_the_way = "a file that is not a socket is in the way "
-			       "(remove it, or choose another path)";
+		server.in_the_way = "a file that is not a socket is in the way "
+				    "(remove it, or choose another path)";
 		return 0;
 	}
-	L.in_the_way = "something is listening on that socket file";
+	server.in_the_way = "something is listening on that socket file";
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
@@ -505,15 +306,47 @@ static int replace_stale(const char *text)
 	return 1;
 }
 
+/*
+ * hu_listen() on text, and once more if a stale Unix socket file was in
+ * the way; a message naming the problem if it still fails. 0 or -1.
+ */
+static int start_listening(hu_loop *loop, const char *text,
+			   const struct hu_listen_config *cfg)
+{
+	/* errno is taken at once, where it is hu_listen()'s: replace_stale()
+	 * makes calls of its own. */
+	int rc = hu_listen(loop, text, cfg, &server.l);
+	int err = rc < 0 ? errno : 0;
+
+	if (rc == HU_ERROR && err == EADDRINUSE && replace_stale(text)) {
+		rc = hu_listen(loop, text, cfg, &server.l);
+		err = rc < 0 ? errno : 0;
+	}
+	if (rc >= 0)
+		return 0;
+	if (rc == HU_ERROR && err == EADDRINUSE && server.in_the_way)
+		cli_diag("hangup listen: cannot listen on %s: %s\n", text,
+			 server.in_the_way);
+	else if (rc == HU_ERROR)
+		cli_diag("hangup listen: cannot listen on %s: %s (%s)\n", text,
+			 strerror(err), cli_errno_name(err));
+	else
+		cli_diag("hangup listen: cannot listen on %s: %s\n", text,
+			 hu_strerror(rc));
+	return -1;
+}
+
 int cmd_listen(int argc, char **argv)
 {
+	static const struct cli_tool_hooks hooks = {.busy = listening,
+						    .stop = stop_listening};
 	struct hu_listen_config cfg = {
 	    .conn.cb = {.on_open = on_open,
 			.on_data = on_data,
 			.on_eof = on_eof,
 			.on_drain = on_drain,
 			.on_close = on_close},
-	    .conn.linger_ms = LINGER_MS,
+	    .conn.linger_ms = CLI_LINGER_MS,
 	    .on_accept_error = on_accept_error,
 	};
 	struct cli_listen_opts o;
@@ -521,70 +354,25 @@ int cmd_listen(int argc, char **argv)
 
 	if (st >= 0)
 		return st;
-	memset(&L, 0, sizeof(L));
-	L.sfd = -1;
-	L.json = o.json;
-	L.max = o.max;
-	L.use_stdin = wants_stdin(&o);
+	memset(&server, 0, sizeof(server));
+	server.max = o.max;
+	server.use_stdin = wants_stdin(&o);
+	server.mode = o.echo      ? MODE_ECHO
+		      : o.discard ? MODE_DISCARD
+				  : MODE_PRINT;
 	cfg.conn.liveness_ms = o.liveness_ms;
 	cfg.conn.idle_ms = o.idle_ms;
-	const char *text = o.addr;
-	L.mode = o.echo ? MODE_ECHO : o.discard ? MODE_DISCARD : MODE_PRINT;
 
-	if ((L.loop = cli_start("listen", &L.sfd)) == NULL)
+	hu_loop *loop = cli_tool_start("listen", o.json, &hooks);
+	if (loop == NULL)
 		return EXIT_OTHER;
-	struct cli_sink_hooks hooks = {
-	    .on_room = on_room, .on_idle = on_idle, .on_gone = on_gone};
-	cli_sink_init(L.loop, &hooks);
-	cli_events_init(L.json);
-
-	/* errno is taken at once, where it is hu_listen()'s: replace_stale()
-	 * makes calls of its own. */
-	int rc = hu_listen(L.loop, text, &cfg, &L.l);
-	int err = rc < 0 ? errno : 0;
-	if (rc == HU_ERROR && err == EADDRINUSE && replace_stale(text)) {
-		rc = hu_listen(L.loop, text, &cfg, &L.l);
-		err = rc < 0 ? errno : 0;
-	}
-	if (rc < 0) {
-		const char *en = hu_errno_name(err);
-
-		if (rc == HU_ERROR && err == EADDRINUSE && L.in_the_way)
-			cli_diag("hangup listen: cannot listen on %s: %s\n",
-				 text, L.in_the_way);
-		else if (rc == HU_ERROR)
-			cli_diag("hangup listen: cannot listen on %s: %s "
-				 "(%s)\n",
-				 text, strerror(err), en ? en : "?");
-		else
-			cli_diag("hangup listen: cannot listen on %s: %s\n",
-				 text, hu_strerror(rc));
-		hu_loop_free(L.loop);
-		cli_sink_done();
-		close(L.sfd);
+	if (start_listening(loop, o.addr, &cfg) < 0) {
+		(void)cli_tool_quit();
 		return EXIT_OTHER;
 	}
 	char bound[160];
-	if (hu_listener_addr(L.l, bound, sizeof(bound)) < 0)
-		snprintf(bound, sizeof(bound), "%s", text);
+	if (hu_listener_addr(server.l, bound, sizeof(bound)) < 0)
+		snprintf(bound, sizeof(bound), "%s", o.addr);
 	cli_event_listening(bound);
-	if (hu_watch_start(L.loop, L.sfd, HU_READABLE, on_signal, NULL,
-			   &L.sigw) < 0) {
-		cli_diag("hangup listen: cannot watch signals\n");
-		L.status = EXIT_OTHER;
-		stop_all(HU_ABORT);
-	}
-	/* stdout may have failed already, at the listening event: then
-	 * nothing is left to wait for but the watch just started. */
-	finish_if_done();
-
-	rc = hu_loop_run(L.loop);
-	if (rc < 0) {
-		cli_diag("hangup listen: loop: %s\n", hu_strerror(rc));
-		L.status = EXIT_OTHER;
-	}
-	hu_loop_free(L.loop); /* aborts what is left (none, normally) */
-	cli_sink_done();
-	close(L.sfd);
-	return L.status;
+	return cli_tool_run();
 }

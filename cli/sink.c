@@ -1,6 +1,7 @@
 /*
  * sink.c -- stdout for listen and connect: written from the loop, never
- * blocking it, and signals as loop events.
+ * blocking it (and probe's, written directly). Also the guard that keeps
+ * fds 0-2 from being taken by sockets when we start with one closed.
  *
  * Why not plain write(1, ...): a blocking write to a pipe nobody reads, or
  * to a terminal stopped with Ctrl-S, would stop the whole loop -- every
@@ -21,10 +22,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,67 +42,69 @@ static struct {
 	int gone, above, err;
 	int shared_tty; /* stdout and stderr are the same terminal */
 	int midline;    /* the last byte written was not a newline */
-} s = {.fd = -1};
+} sink = {.fd = -1};
 
 void cli_sink_init(hu_loop *loop, const struct cli_sink_hooks *h)
 {
 	struct stat st;
 
-	memset(&s, 0, sizeof(s));
-	s.loop = loop;
+	memset(&sink, 0, sizeof(sink));
+	sink.loop = loop;
 	if (h)
-		s.h = *h;
-	s.fd = STDOUT_FILENO;
-	s.mode = SINK_BLOCKING;
+		sink.h = *h;
+	sink.fd = STDOUT_FILENO;
+	sink.mode = SINK_BLOCKING;
 	if (cli_closed_fds & (1u << STDOUT_FILENO)) {
-		s.err = EBADF; /* closed at start: /dev/null holds its place */
+		/* Closed at start: /dev/null holds its place. */
+		sink.err = EBADF;
 		return;
 	}
 	/* No loop (probe): plain blocking writes, nothing to wait on. */
 	if (loop == NULL)
 		return;
 	if (fstat(STDOUT_FILENO, &st) < 0) {
-		s.err = errno; /* reported at the first write */
+		sink.err = errno; /* reported at the first write */
 		return;
 	}
 	if (S_ISSOCK(st.st_mode)) {
-		s.mode = SINK_SOCKET;
+		sink.mode = SINK_SOCKET;
 	} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
 		struct stat e;
 
-		s.shared_tty = S_ISCHR(st.st_mode) && isatty(STDOUT_FILENO) &&
-			       fstat(STDERR_FILENO, &e) == 0 &&
-			       S_ISCHR(e.st_mode) && e.st_rdev == st.st_rdev;
+		sink.shared_tty = S_ISCHR(st.st_mode) &&
+				  isatty(STDOUT_FILENO) &&
+				  fstat(STDERR_FILENO, &e) == 0 &&
+				  S_ISCHR(e.st_mode) && e.st_rdev == st.st_rdev;
 		int fd = open("/proc/self/fd/1",
 			      O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
-			s.fd = fd;
-			s.own = 1;
-			s.mode = SINK_NONBLOCK;
+			sink.fd = fd;
+			sink.own = 1;
+			sink.mode = SINK_NONBLOCK;
 		}
 	}
 }
 
-/* Bytes written (0: no room now), or -1 with s.err set. */
+/* Bytes written (0: no room now), or -1 with sink.err set. */
 static ssize_t write_some(const char *p, size_t n)
 {
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t k = s.mode == SINK_SOCKET
-				? send(s.fd, p + done, n - done,
+		ssize_t k = sink.mode == SINK_SOCKET
+				? send(sink.fd, p + done, n - done,
 				       MSG_DONTWAIT | MSG_NOSIGNAL)
-				: write(s.fd, p + done, n - done);
+				: write(sink.fd, p + done, n - done);
 		if (k > 0) {
 			done += (size_t)k;
-			s.midline = p[done - 1] != '\n';
+			sink.midline = p[done - 1] != '\n';
 			continue;
 		}
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		s.err = k < 0 ? errno : EIO;
+		sink.err = k < 0 ? errno : EIO;
 		return -1;
 	}
 	return (ssize_t)done;
@@ -111,23 +112,23 @@ static ssize_t write_some(const char *p, size_t n)
 
 static void stop_watch(void)
 {
-	if (s.w) {
-		hu_watch_stop(s.w);
-		s.w = NULL;
+	if (sink.w) {
+		hu_watch_stop(sink.w);
+		sink.w = NULL;
 	}
 }
 
 static void fail(void)
 {
-	int was = s.gone;
+	int was = sink.gone;
 
-	s.gone = 1;
-	free(s.buf);
-	s.buf = NULL;
-	s.off = s.len = s.cap = 0;
+	sink.gone = 1;
+	free(sink.buf);
+	sink.buf = NULL;
+	sink.off = sink.len = sink.cap = 0;
 	stop_watch();
-	if (!was && s.h.on_gone)
-		s.h.on_gone(s.h.arg, s.err);
+	if (!was && sink.h.on_gone)
+		sink.h.on_gone(sink.h.arg, sink.err);
 }
 
 static void writable(hu_watch *w, unsigned events, void *arg)
@@ -135,54 +136,54 @@ static void writable(hu_watch *w, unsigned events, void *arg)
 	(void)w;
 	(void)events; /* a hang-up comes as readable: the write says */
 	(void)arg;
-	ssize_t k = write_some(s.buf + s.off, s.len - s.off);
+	ssize_t k = write_some(sink.buf + sink.off, sink.len - sink.off);
 
 	if (k < 0) {
 		fail();
 		return;
 	}
-	s.off += (size_t)k;
-	if (s.off < s.len) {
-		if (s.above && s.len - s.off < SINK_MARK) {
-			s.above = 0;
-			if (s.h.on_room)
-				s.h.on_room(s.h.arg);
+	sink.off += (size_t)k;
+	if (sink.off < sink.len) {
+		if (sink.above && sink.len - sink.off < SINK_MARK) {
+			sink.above = 0;
+			if (sink.h.on_room)
+				sink.h.on_room(sink.h.arg);
 		}
 		return;
 	}
-	s.off = s.len = 0;
+	sink.off = sink.len = 0;
 	stop_watch(); /* a watch keeps the loop running: only while needed */
-	if (s.above) {
-		s.above = 0;
-		if (s.h.on_room)
-			s.h.on_room(s.h.arg);
+	if (sink.above) {
+		sink.above = 0;
+		if (sink.h.on_room)
+			sink.h.on_room(sink.h.arg);
 	}
-	if (s.h.on_idle && !s.gone && s.len == 0)
-		s.h.on_idle(s.h.arg);
+	if (sink.h.on_idle && !sink.gone && sink.len == 0)
+		sink.h.on_idle(sink.h.arg);
 }
 
 static int queue(const char *p, size_t n)
 {
-	if (s.off > 0 && s.off == s.len)
-		s.off = s.len = 0;
-	if (s.len + n > s.cap) {
-		size_t cap = s.cap ? s.cap : 4096;
+	if (sink.off > 0 && sink.off == sink.len)
+		sink.off = sink.len = 0;
+	if (sink.len + n > sink.cap) {
+		size_t cap = sink.cap ? sink.cap : 4096;
 
-		while (cap < s.len + n)
+		while (cap < sink.len + n)
 			cap *= 2;
-		char *b = realloc(s.buf, cap);
+		char *b = realloc(sink.buf, cap);
 		if (b == NULL) {
-			s.err = ENOMEM;
+			sink.err = ENOMEM;
 			return -1;
 		}
-		s.buf = b;
-		s.cap = cap;
+		sink.buf = b;
+		sink.cap = cap;
 	}
-	memcpy(s.buf + s.len, p, n);
-	s.len += n;
-	if (s.w == NULL && hu_watch_start(s.loop, s.fd, HU_WRITABLE, writable,
-					  NULL, &s.w) < 0) {
-		s.err = EIO;
+	memcpy(sink.buf + sink.len, p, n);
+	sink.len += n;
+	if (sink.w == NULL && hu_watch_start(sink.loop, sink.fd, HU_WRITABLE,
+					     writable, NULL, &sink.w) < 0) {
+		sink.err = EIO;
 		return -1;
 	}
 	return 0;
@@ -192,13 +193,13 @@ int cli_out(const void *data, size_t len)
 {
 	const char *p = data;
 
-	if (s.gone)
+	if (sink.gone)
 		return -1;
-	if (s.err != 0) {
+	if (sink.err != 0) {
 		fail();
 		return -1;
 	}
-	if (s.len == s.off && len > 0) {
+	if (sink.len == sink.off && len > 0) {
 		ssize_t k = write_some(p, len);
 
 		if (k < 0) {
@@ -212,8 +213,8 @@ int cli_out(const void *data, size_t len)
 		fail();
 		return -1;
 	}
-	if (s.len - s.off >= SINK_MARK) {
-		s.above = 1;
+	if (sink.len - sink.off >= SINK_MARK) {
+		sink.above = 1;
 		return 1;
 	}
 	return 0;
@@ -221,33 +222,33 @@ int cli_out(const void *data, size_t len)
 
 int cli_out_midline(void)
 {
-	if (!s.shared_tty || !s.midline)
+	if (!sink.shared_tty || !sink.midline)
 		return 0;
-	s.midline = 0;
+	sink.midline = 0;
 	return 1;
 }
 
 size_t cli_out_pending(void)
 {
-	return s.len - s.off;
+	return sink.len - sink.off;
 }
 
 void cli_out_abandon(void)
 {
-	free(s.buf);
-	s.buf = NULL;
-	s.off = s.len = s.cap = 0;
-	s.above = 0;
+	free(sink.buf);
+	sink.buf = NULL;
+	sink.off = sink.len = sink.cap = 0;
+	sink.above = 0;
 	stop_watch();
 }
 
 void cli_sink_done(void)
 {
 	cli_out_abandon();
-	if (s.own)
-		close(s.fd);
-	s.own = 0;
-	s.fd = -1;
+	if (sink.own)
+		close(sink.fd);
+	sink.own = 0;
+	sink.fd = -1;
 }
 
 unsigned cli_closed_fds;
@@ -271,57 +272,4 @@ void cli_guard_std_fds(void)
 			close(nfd);
 		cli_closed_fds |= 1u << fd;
 	}
-}
-
-hu_loop *cli_start(const char *cmd, int *sfd)
-{
-	hu_loop *loop = hu_loop_new();
-	int err;
-
-	if (loop == NULL) {
-		err = errno; /* hu_loop_new() failed: errno is its cause */
-		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
-		return NULL;
-	}
-	if ((*sfd = cli_signals()) < 0) {
-		err = errno; /* sigprocmask() or signalfd() failed */
-		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
-		hu_loop_free(loop);
-		return NULL;
-	}
-	return loop;
-}
-
-int cli_signals(void)
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	sigset_t set;
-
-	/* The library never raises SIGPIPE; this is for our own writes to
-	 * a closed stdout or stderr, which must fail with EPIPE, not kill. */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction old;
-
-		/* A signal ignored when we started stays ignored, as the
-		 * caller meant (nohup, or SIGINT for `cmd &` in a script);
-		 * an ignored signal never reaches a signalfd anyway. */
-		if (sigaction(sigs[i], NULL, &old) == 0 &&
-		    old.sa_handler == SIG_IGN)
-			continue;
-		sigaddset(&set, sigs[i]);
-	}
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
-int cli_signal_read(int sfd)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-		return 0;
-	return (int)si.ssi_signo;
 }
