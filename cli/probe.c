@@ -110,24 +110,18 @@ static int connect_reason(int err, int family, int ours)
 	}
 }
 
-/* One JSON event (--json): open, probe or close. */
-static void probe_event(const char *event, const char *peer, int phase,
-			double ms, const struct hu_probe *p,
-			const struct hu_close_info *info)
-{
-	struct cli_event e = {
-	    .event = event,
-	    .conn = 1,
-	    .peer = peer,
-	    .phase = phase,
-	    .info = info,
-	    .ms = (unsigned long long)ms,
-	    .probe = p,
-	};
-	cli_event(&e);
-}
+/* The options, and what the run knows for its lines. */
+static struct {
+	unsigned liveness, interval, connect_timeout;
+	int json;
+	const char *text;    /* ADDR as given */
+	struct hu_addr addr; /* ADDR parsed */
+	char peer[160];      /* as the events name it */
+	double t0, t_open;   /* the connect began; it completed */
+} probe_run;
 
-int cmd_probe(int argc, char **argv)
+/* The options into probe_run: -1 to run, else the exit status. */
+static int parse_options(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"liveness", required_argument, NULL, 'l'},
@@ -137,34 +131,32 @@ int cmd_probe(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned liveness = 0, interval = 1000, ctimeout = 0;
-	int json = 0;
-	struct hu_addr addr;
-	const char *text;
 	int c;
 
+	memset(&probe_run, 0, sizeof(probe_run));
+	probe_run.interval = 1000;
 	optind = 0; /* GNU: a full reset, nextchar included */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			if (cli_parse_ms("probe", "--liveness", optarg,
-					 &liveness) < 0)
+					 &probe_run.liveness) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'i':
 			/* 0 would make the wait below a busy loop. */
 			if (cli_parse_count("probe", "--interval", optarg,
-					    86400000u, &interval) < 0)
+					    86400000u, &probe_run.interval) < 0)
 				return EXIT_USAGE;
 			break;
 		case 't':
 			if (cli_parse_ms("probe", "--connect-timeout", optarg,
-					 &ctimeout) < 0)
+					 &probe_run.connect_timeout) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'j':
-			json = 1;
+			probe_run.json = 1;
 			break;
 		case 'h':
 			fputs(probe_usage, stdout);
@@ -175,161 +167,201 @@ int cmd_probe(int argc, char **argv)
 		}
 	}
 	if (cli_parse_operand("probe", "127.0.0.1:7000, unix:/tmp/s", argc,
-			      argv, &text, &addr) < 0 ||
-	    cli_check_dest("probe", text, &addr) < 0)
+			      argv, &probe_run.text, &probe_run.addr) < 0 ||
+	    cli_check_dest("probe", probe_run.text, &probe_run.addr) < 0)
 		return EXIT_USAGE;
+	return -1;
+}
 
-	if (cli_closed_fds & (1u << STDOUT_FILENO)) {
-		/* What it sees would go to /dev/null (main.c's guard). */
-		fprintf(stderr, "hangup probe: stdout is closed\n");
-		return EXIT_OTHER;
-	}
+/* An "open" or "probe" JSON event (--json). */
+static void probe_event(const char *event, int phase, double ms,
+			const struct hu_probe *p)
+{
+	struct cli_event e = {
+	    .event = event,
+	    .conn = 1,
+	    .peer = probe_run.peer,
+	    .phase = phase,
+	    .ms = (unsigned long long)ms,
+	    .probe = p,
+	};
+	cli_event(&e);
+}
 
-	/* Non-blocking for TCP only: a Unix connect answers at once, except
-	 * that non-blocking it would say EAGAIN for a full backlog. Nothing
-	 * here reads, so the flag can stay once connected. */
-	int fd = socket(addr.sa.ss_family,
-			SOCK_STREAM | SOCK_CLOEXEC |
-			    (addr.sa.ss_family == AF_UNIX ? 0 : SOCK_NONBLOCK),
-			0);
-	if (fd < 0) {
-		fprintf(stderr, "hangup probe: socket: %s\n", strerror(errno));
-		return EXIT_OTHER;
-	}
-	/* The peer as the events name it: ":7000" is 127.0.0.1:7000. */
-	char peer[160];
-	if (hu_addr_format((struct sockaddr *)&addr.sa, addr.len, peer,
-			   sizeof(peer)) < 0)
-		snprintf(peer, sizeof(peer), "%s", text);
-	cli_sink_init(NULL, NULL);
-	cli_events_init(json);
-	double t0 = now_ms();
-	int ours, err = connect_within(fd, &addr, ctimeout, &ours);
-	if (err == ECONNRESET || err == EPIPE) {
-		/* The handshake completed: an RST in SYN_SENT leaves
-		 * ECONNREFUSED, one after it ECONNRESET (tcp_reset()). The
-		 * peer accepted and reset before we looked: connected, then
-		 * gone -- as the loop reports it (hu_connect()). */
-		struct hu_probe gone = {.peer = HU_PEER_GONE,
-					.status = HU_RESET,
-					.error = err,
-					.tcp_state = TCP_CLOSE};
-		struct hu_close_info info = {
-		    .reason = HU_CLOSE_RESET,
-		    .error = err,
-		    .phase = HU_PHASE_OPEN,
-		};
-
-		if (json) {
-			probe_event("open", peer, HU_PHASE_OPEN, now_ms() - t0,
-				    NULL, NULL);
-			probe_event("probe", peer, HU_PHASE_OPEN, 0, &gone,
-				    NULL);
-			probe_event("close", peer, HU_PHASE_OPEN, 0, NULL,
-				    &info);
-		} else {
-			printf("connected to %s\n", text);
-			printf("%8.0f ms  peer=%-4s state=%-11s error=%s\n",
-			       now_ms() - t0, hu_peer_name(HU_PEER_GONE),
-			       "CLOSE", hu_errno_name(err));
-			printf("peer reset: %s\n", hu_strerror(HU_RESET));
-		}
-		close(fd);
-		return EXIT_RESET;
-	}
-	if (err != 0) {
-		const char *name = hu_errno_name(err);
-		struct hu_close_info info = {
-		    .reason = connect_reason(err, addr.sa.ss_family, ours),
-		    .error = err,
-		    .phase = HU_PHASE_CONNECTING,
-		    .duration_ms = (unsigned long long)(now_ms() - t0),
-		};
-
-		if (ours)
-			fprintf(stderr,
-				"hangup probe: connect %s: no answer within "
-				"%u ms (--connect-timeout)\n",
-				text, ctimeout);
-		else
-			fprintf(stderr, "hangup probe: connect %s: %s (%s)\n",
-				text, strerror(err), name ? name : "?");
-		close(fd);
-		if (json)
-			probe_event("close", peer, HU_PHASE_CONNECTING, 0, NULL,
-				    &info);
-		return cli_exit_for_reason(info.reason);
-	}
-	int rc;
-	if (liveness > 0 && (rc = hu_liveness(fd, liveness)) < 0) {
-		fprintf(stderr, "hangup probe: --liveness: %s\n",
-			hu_strerror(rc));
-		close(fd);
-		return EXIT_OTHER;
-	}
-	double t_open = now_ms();
-	if (json)
-		probe_event("open", peer, HU_PHASE_OPEN, t_open - t0, NULL,
-			    NULL);
+/* Connected: said once, as text or as the "open" event. */
+static void report_open(void)
+{
+	probe_run.t_open = now_ms();
+	if (probe_run.json)
+		probe_event("open", HU_PHASE_OPEN,
+			    probe_run.t_open - probe_run.t0, NULL);
 	else
-		printf("connected to %s\n", text);
+		printf("connected to %s\n", probe_run.text);
 	fflush(stdout);
+}
 
+/* What the probe sees now, when it changed. */
+static void report_probe(const struct hu_probe *p, int phase)
+{
+	const char *en = hu_errno_name(p->error);
+
+	if (probe_run.json)
+		probe_event("probe", phase, now_ms() - probe_run.t_open, p);
+	else
+		printf("%8.0f ms  peer=%-4s state=%-11s unread=%zu "
+		       "unsent=%zu%s%s\n",
+		       now_ms() - probe_run.t0, hu_peer_name(p->peer),
+		       hu_tcp_state_name(p->tcp_state), p->unread, p->unsent,
+		       en ? " error=" : "", en ? en : "");
+	fflush(stdout);
+}
+
+/* The peer has gone (p->peer is not HU_PEER_OPEN): the last line, and
+ * the exit status. */
+static int report_end(const struct hu_probe *p, int phase)
+{
+	struct hu_close_info info = {
+	    .reason = p->peer == HU_PEER_EOF ? HU_CLOSE_EOF
+					     : hu_reason_from_status(p->status),
+	    .error = p->error,
+	    .phase = phase,
+	    .undelivered = p->unsent,
+	    .duration_ms = (unsigned long long)(now_ms() - probe_run.t_open),
+	};
+
+	if (probe_run.json)
+		cli_event_close(1, probe_run.peer, &info);
+	else
+		printf("peer %s: %s\n", hu_reason_name(info.reason),
+		       hu_strerror(p->status));
+	fflush(stdout);
+	return cli_exit_for_reason(info.reason);
+}
+
+/*
+ * The connect failed (err): said on stderr, and with --json as the close
+ * event in phase connecting. Returns the exit status. A reset is not a
+ * failed connect: the handshake completed (reset_at_once()).
+ */
+static int connect_failed(int err, int ours)
+{
+	struct hu_close_info info = {
+	    .reason = connect_reason(err, probe_run.addr.sa.ss_family, ours),
+	    .error = err,
+	    .phase = HU_PHASE_CONNECTING,
+	    .duration_ms = (unsigned long long)(now_ms() - probe_run.t0),
+	};
+
+	if (ours)
+		fprintf(stderr,
+			"hangup probe: connect %s: no answer within %u ms "
+			"(--connect-timeout)\n",
+			probe_run.text, probe_run.connect_timeout);
+	else
+		fprintf(stderr, "hangup probe: connect %s: %s (%s)\n",
+			probe_run.text, strerror(err), cli_errno_name(err));
+	if (probe_run.json)
+		cli_event_close(1, probe_run.peer, &info);
+	return cli_exit_for_reason(info.reason);
+}
+
+/*
+ * The handshake completed, but the peer had reset before we looked: an
+ * RST in SYN_SENT leaves ECONNREFUSED, one after it ECONNRESET
+ * (tcp_reset()). Connected, then gone -- as the loop reports it
+ * (hu_connect()): open, what a probe would have seen, the end.
+ */
+static int reset_at_once(int err)
+{
+	struct hu_probe gone = {.peer = HU_PEER_GONE,
+				.status = HU_RESET,
+				.error = err,
+				.tcp_state = TCP_CLOSE};
+
+	report_open();
+	report_probe(&gone, HU_PHASE_OPEN);
+	return report_end(&gone, HU_PHASE_OPEN);
+}
+
+/* Probe fd until the peer has gone: on every POLLRDHUP and every
+ * --interval ms, a line whenever what it sees changes. The exit status. */
+static int watch(int fd)
+{
 	struct hu_probe last;
 	int phase = HU_PHASE_OPEN;
+
 	memset(&last, 0xff, sizeof(last));
 	for (;;) {
 		struct hu_probe p;
-
-		rc = hu_probe(fd, &p);
+		int rc = hu_probe(fd, &p);
 
 		if (rc < 0) {
 			fprintf(stderr, "hangup probe: %s\n", hu_strerror(rc));
-			close(fd);
 			return EXIT_OTHER;
 		}
 		if (p.peer == HU_PEER_EOF)
 			phase = HU_PHASE_PEER_DONE;
 		if (p.peer != last.peer || p.unread != last.unread ||
 		    p.tcp_state != last.tcp_state || p.status != last.status) {
-			const char *en = hu_errno_name(p.error);
-
-			if (json)
-				probe_event("probe", peer, phase,
-					    now_ms() - t_open, &p, NULL);
-			else
-				printf("%8.0f ms  peer=%-4s state=%-11s "
-				       "unread=%zu unsent=%zu%s%s\n",
-				       now_ms() - t0, hu_peer_name(p.peer),
-				       hu_tcp_state_name(p.tcp_state), p.unread,
-				       p.unsent, en ? " error=" : "",
-				       en ? en : "");
-			fflush(stdout);
+			report_probe(&p, phase);
 			last = p;
 		}
-		if (p.peer != HU_PEER_OPEN) {
-			struct hu_close_info info = {
-			    .reason = p.peer == HU_PEER_EOF
-					  ? HU_CLOSE_EOF
-					  : hu_reason_from_status(p.status),
-			    .error = p.error,
-			    .phase = phase,
-			    .undelivered = p.unsent,
-			    .duration_ms =
-				(unsigned long long)(now_ms() - t_open),
-			};
-			if (json)
-				probe_event("close", peer, phase, 0, NULL,
-					    &info);
-			else
-				printf("peer %s: %s\n",
-				       hu_reason_name(info.reason),
-				       hu_strerror(p.status));
-			fflush(stdout);
-			close(fd);
-			return cli_exit_for_reason(info.reason);
-		}
+		if (p.peer != HU_PEER_OPEN)
+			return report_end(&p, phase);
 		struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
-		(void)poll(&pf, 1, (int)interval);
+		(void)poll(&pf, 1, (int)probe_run.interval);
 	}
+}
+
+/* Connect, arm --liveness, and watch: the exit status. */
+static int probe_peer(int fd)
+{
+	int ours, rc;
+
+	probe_run.t0 = now_ms();
+	int err = connect_within(fd, &probe_run.addr, probe_run.connect_timeout,
+				 &ours);
+	if (err == ECONNRESET || err == EPIPE)
+		return reset_at_once(err);
+	if (err != 0)
+		return connect_failed(err, ours);
+	if (probe_run.liveness > 0 &&
+	    (rc = hu_liveness(fd, probe_run.liveness)) < 0) {
+		fprintf(stderr, "hangup probe: --liveness: %s\n",
+			hu_strerror(rc));
+		return EXIT_OTHER;
+	}
+	report_open();
+	return watch(fd);
+}
+
+int cmd_probe(int argc, char **argv)
+{
+	int st = parse_options(argc, argv);
+
+	if (st >= 0)
+		return st;
+	if (cli_closed_fds & (1u << STDOUT_FILENO)) {
+		/* What it sees would go to /dev/null (main.c's guard). */
+		fprintf(stderr, "hangup probe: stdout is closed\n");
+		return EXIT_OTHER;
+	}
+	/* Non-blocking for TCP only: a Unix connect answers at once, except
+	 * that non-blocking it would say EAGAIN for a full backlog. Nothing
+	 * here reads, so the flag can stay once connected. */
+	int family = probe_run.addr.sa.ss_family;
+	int fd = socket(family,
+			SOCK_STREAM | SOCK_CLOEXEC |
+			    (family == AF_UNIX ? 0 : SOCK_NONBLOCK),
+			0);
+	if (fd < 0) {
+		fprintf(stderr, "hangup probe: socket: %s\n", strerror(errno));
+		return EXIT_OTHER;
+	}
+	cli_event_peer(&probe_run.addr, probe_run.text, probe_run.peer,
+		       sizeof(probe_run.peer));
+	cli_tool_start_direct(probe_run.json);
+	st = probe_peer(fd);
+	close(fd);
+	return st;
 }
