@@ -252,28 +252,6 @@ int cli_check_dest(const char *cmd, const char *text, const struct hu_addr *a)
 	return -1;
 }
 
-int cli_exit_for_reason(int reason)
-{
-	switch (reason) {
-	case HU_CLOSE_EOF:
-	case HU_CLOSE_LOCAL:
-		return EXIT_PEER_CLOSED;
-	case HU_CLOSE_REFUSED:
-		return EXIT_REFUSED;
-	case HU_CLOSE_RESET:
-	case HU_CLOSE_ABORT:
-		return EXIT_RESET;
-	case HU_CLOSE_TIMEOUT:
-	case HU_CLOSE_CONNECT_TIMEOUT:
-	case HU_CLOSE_IDLE:
-		return EXIT_TIMEOUT;
-	case HU_CLOSE_UNREACH:
-		return EXIT_UNREACH;
-	default:
-		return EXIT_OTHER;
-	}
-}
-
 int cli_parse_operand(const char *cmd, const char *examples, int argc,
 		      char **argv, const char **addr, struct hu_addr *a)
 {

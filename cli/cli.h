@@ -21,7 +21,8 @@ enum {
 	EXIT_UNREACH = 6
 };
 
-/* The exit status that a close reason (enum hu_reason) stands for. */
+/* The exit status that a close reason (enum hu_reason) stands for, for
+ * connect and probe (lifecycle.c). */
 int cli_exit_for_reason(int reason);
 
 int cmd_lab(int argc, char **argv);
@@ -91,9 +92,19 @@ void cli_events_init(int json);
 /* Milliseconds since cli_events_init(), monotonic. */
 unsigned long long cli_elapsed_ms(void);
 
-/* One connection event: "open", "eof" or "close". */
+/* What a connection event says happened: its word in the output is
+ * cli_event_name()'s ("open", "eof", "close", "probe"). */
+enum cli_event_kind {
+	CLI_EVENT_OPEN,  /* connected or accepted */
+	CLI_EVENT_EOF,   /* the peer's FIN (a half-close) */
+	CLI_EVENT_CLOSE, /* the end: reason, errno, counts */
+	CLI_EVENT_PROBE  /* probe only: what hu_probe() saw changed */
+};
+const char *cli_event_name(int kind);
+
+/* One connection event. */
 struct cli_event {
-	const char *event;
+	int kind;                /* enum cli_event_kind */
 	unsigned long long conn; /* hu_conn_id(); 0: none was made */
 	const char *peer;        /* NULL: unknown */
 	int phase;               /* enum hu_phase */
@@ -224,8 +235,8 @@ struct cli_conn {
 struct cli_conn *cli_conn_track(hu_conn *c);
 /* From on_open: note the peer's address and print the "open" event. */
 void cli_conn_opened(struct cli_conn *tc);
-/* An "open" or "eof" event line with the counts so far and the age. */
-void cli_conn_event(struct cli_conn *tc, const char *event, int phase);
+/* An open or eof event line with the counts so far and the age. */
+void cli_conn_event(struct cli_conn *tc, int kind, int phase);
 /* An on_data that counts what came and prints it on stdout (not with
  * --json), pausing c while stdout is above its mark. */
 void cli_conn_data(hu_conn *c, const void *data, size_t len);

@@ -93,7 +93,7 @@ static void on_eof(hu_conn *c)
 {
 	/* Half-close: the peer will send no more, but may still read. We go
 	 * on sending stdin; when it ends, our FIN ends the connection. */
-	cli_conn_event(hu_conn_user(c), "eof",
+	cli_conn_event(hu_conn_user(c), CLI_EVENT_EOF,
 		       client.shut ? HU_PHASE_LOCAL_DONE : HU_PHASE_PEER_DONE);
 }
 

@@ -233,6 +233,20 @@ void cli_event_listening(const char *addr)
 	emit(&l);
 }
 
+const char *cli_event_name(int kind)
+{
+	static const char *const names[] = {
+	    [CLI_EVENT_OPEN] = "open",
+	    [CLI_EVENT_EOF] = "eof",
+	    [CLI_EVENT_CLOSE] = "close",
+	    [CLI_EVENT_PROBE] = "probe",
+	};
+
+	if (kind < 0 || (size_t)kind >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[kind];
+}
+
 /* What hu_probe() saw, after the common keys: the peer as it looks
  * (open, eof, gone), the TCP state, and the two queues. */
 static void add_probe(struct line *l, const struct hu_probe *p)
@@ -261,7 +275,7 @@ void cli_event(const struct cli_event *e)
 	}
 
 	if (json) {
-		add(&l, "{\"event\":\"%s\"", e->event);
+		add(&l, "{\"event\":\"%s\"", cli_event_name(e->kind));
 		if (e->conn != 0)
 			add(&l, ",\"conn\":%llu", e->conn);
 		else
@@ -287,12 +301,12 @@ void cli_event(const struct cli_event *e)
 		add(&l, "#%llu", e->conn);
 	else
 		add(&l, "#-");
-	add(&l, " %s %s", e->peer ? e->peer : "?", e->event);
+	add(&l, " %s %s", e->peer ? e->peer : "?", cli_event_name(e->kind));
 	if (in) {
 		add(&l, " reason=%s errno=%s", hu_reason_name(in->reason),
 		    en ? en : "-");
 	}
-	if (in || strcmp(e->event, "open") != 0)
+	if (in || e->kind != CLI_EVENT_OPEN)
 		add(&l, " phase=%s in=%llu out=%llu", phase, bin, bout);
 	if (in)
 		add(&l, " undelivered=%llu", in->undelivered);
@@ -308,7 +322,7 @@ void cli_event_close(unsigned long long conn, const char *peer,
 		     const struct hu_close_info *info)
 {
 	struct cli_event e = {
-	    .event = "close",
+	    .kind = CLI_EVENT_CLOSE,
 	    .conn = conn,
 	    .peer = peer,
 	    .phase = info->phase,

@@ -262,6 +262,28 @@ int cli_tool_run(void)
 	return cli_tool_quit();
 }
 
+int cli_exit_for_reason(int reason)
+{
+	switch (reason) {
+	case HU_CLOSE_EOF:
+	case HU_CLOSE_LOCAL:
+		return EXIT_PEER_CLOSED;
+	case HU_CLOSE_REFUSED:
+		return EXIT_REFUSED;
+	case HU_CLOSE_RESET:
+	case HU_CLOSE_ABORT:
+		return EXIT_RESET;
+	case HU_CLOSE_TIMEOUT:
+	case HU_CLOSE_CONNECT_TIMEOUT:
+	case HU_CLOSE_IDLE:
+		return EXIT_TIMEOUT;
+	case HU_CLOSE_UNREACH:
+		return EXIT_UNREACH;
+	default:
+		return EXIT_OTHER;
+	}
+}
+
 /* ---- the connections ---- */
 
 struct cli_conn *cli_conn_track(hu_conn *c)
@@ -285,10 +307,10 @@ struct cli_conn *cli_conn_track(hu_conn *c)
 	return tc;
 }
 
-void cli_conn_event(struct cli_conn *tc, const char *event, int phase)
+void cli_conn_event(struct cli_conn *tc, int kind, int phase)
 {
 	struct cli_event e = {
-	    .event = event,
+	    .kind = kind,
 	    .conn = hu_conn_id(tc->c),
 	    .peer = tc->have_peer ? tc->peer : NULL,
 	    .phase = phase,
@@ -304,7 +326,7 @@ void cli_conn_opened(struct cli_conn *tc)
 	/* Now, while the socket is open: on_close comes after its fd is
 	 * gone (the library keeps the address once asked). */
 	tc->have_peer = hu_conn_peer(tc->c, tc->peer, sizeof(tc->peer)) >= 0;
-	cli_conn_event(tc, "open", HU_PHASE_OPEN);
+	cli_conn_event(tc, CLI_EVENT_OPEN, HU_PHASE_OPEN);
 }
 
 void cli_conn_data(hu_conn *c, const void *data, size_t len)

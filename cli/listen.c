@@ -175,7 +175,7 @@ static void on_drain(hu_conn *c)
 
 static void on_eof(hu_conn *c)
 {
-	cli_conn_event(hu_conn_user(c), "eof", HU_PHASE_PEER_DONE);
+	cli_conn_event(hu_conn_user(c), CLI_EVENT_EOF, HU_PHASE_PEER_DONE);
 	/* The peer has finished; so have we, once our echo is out: our FIN
 	 * follows it, and the connection ends with reason eof. */
 	(void)hu_conn_shutdown(c);

@@ -173,12 +173,12 @@ static int parse_options(int argc, char **argv)
 	return -1;
 }
 
-/* An "open" or "probe" JSON event (--json). */
-static void probe_event(const char *event, int phase, double ms,
+/* An open or probe JSON event (--json). */
+static void probe_event(int kind, int phase, double ms,
 			const struct hu_probe *p)
 {
 	struct cli_event e = {
-	    .event = event,
+	    .kind = kind,
 	    .conn = 1,
 	    .peer = probe_run.peer,
 	    .phase = phase,
@@ -193,7 +193,7 @@ static void report_open(void)
 {
 	probe_run.t_open = now_ms();
 	if (probe_run.json)
-		probe_event("open", HU_PHASE_OPEN,
+		probe_event(CLI_EVENT_OPEN, HU_PHASE_OPEN,
 			    probe_run.t_open - probe_run.t0, NULL);
 	else
 		printf("connected to %s\n", probe_run.text);
@@ -206,7 +206,8 @@ static void report_probe(const struct hu_probe *p, int phase)
 	const char *en = hu_errno_name(p->error);
 
 	if (probe_run.json)
-		probe_event("probe", phase, now_ms() - probe_run.t_open, p);
+		probe_event(CLI_EVENT_PROBE, phase, now_ms() - probe_run.t_open,
+			    p);
 	else
 		printf("%8.0f ms  peer=%-4s state=%-11s unread=%zu "
 		       "unsent=%zu%s%s\n",
