@@ -30,7 +30,7 @@ static struct {
 	hu_timer *pump;
 	int file, paused, done;
 	char buf[CHUNK];
-} I;
+} input;
 
 int cli_stdin_check(const char *cmd)
 {
@@ -52,14 +52,14 @@ int cli_stdin_check(const char *cmd)
 
 void cli_stdin_stop(void)
 {
-	I.done = 1;
-	if (I.w) {
-		hu_watch_stop(I.w);
-		I.w = NULL;
+	input.done = 1;
+	if (input.w) {
+		hu_watch_stop(input.w);
+		input.w = NULL;
 	}
-	if (I.pump) {
-		hu_timer_stop(I.pump);
-		I.pump = NULL;
+	if (input.pump) {
+		hu_timer_stop(input.pump);
+		input.pump = NULL;
 	}
 }
 
@@ -67,24 +67,24 @@ void cli_stdin_stop(void)
 static void ended(int err)
 {
 	cli_stdin_stop();
-	if (I.on_end)
-		I.on_end(err);
+	if (input.on_end)
+		input.on_end(err);
 }
 
 /* Send what stdin gave; 0 to go on reading, -1 to wait (or stop). */
 static int send_chunk(const char *p, size_t n)
 {
-	int rc = hu_conn_write(I.c, p, n);
+	int rc = hu_conn_write(input.c, p, n);
 
 	if (rc < 0) { /* closing or gone: its on_close says why */
 		cli_stdin_stop();
 		return -1;
 	}
-	*I.queued += n;
+	*input.queued += n;
 	if (rc == 1) { /* at the high-water mark: wait for on_drain */
-		I.paused = 1;
-		if (I.w)
-			(void)hu_watch_set(I.w, 0);
+		input.paused = 1;
+		if (input.w)
+			(void)hu_watch_set(input.w, 0);
 		return -1;
 	}
 	return 0;
@@ -93,17 +93,17 @@ static int send_chunk(const char *p, size_t n)
 /* Read stdin once; 0 to go on, -1 to stop this round. */
 static int read_stdin(void)
 {
-	ssize_t n = read(STDIN_FILENO, I.buf, sizeof(I.buf));
+	ssize_t n = read(STDIN_FILENO, input.buf, sizeof(input.buf));
 
 	if (n > 0)
-		return send_chunk(I.buf, (size_t)n);
+		return send_chunk(input.buf, (size_t)n);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return -1;
 	if (n < 0) {
 		int err = errno; /* read() failed: errno is its own */
 		const char *en = hu_errno_name(err);
 
-		cli_diag("hangup %s: stdin: %s (%s); ending it\n", I.cmd,
+		cli_diag("hangup %s: stdin: %s (%s); ending it\n", input.cmd,
 			 strerror(err), en ? en : "?");
 		ended(err);
 		return -1;
@@ -118,7 +118,7 @@ static void pump_fire(hu_timer *t, void *arg)
 {
 	(void)t;
 	(void)arg;
-	I.pump = NULL; /* a one-shot timer is freed after this call */
+	input.pump = NULL; /* a one-shot timer is freed after this call */
 	pump_file();
 }
 
@@ -128,9 +128,10 @@ static void pump_file(void)
 	for (int i = 0; i < FILE_ROUNDS; i++)
 		if (read_stdin() < 0)
 			return;
-	I.pump = hu_timer_start(I.loop, 0, 0, pump_fire, NULL);
-	if (I.pump == NULL) {
-		cli_diag("hangup %s: stdin: out of memory; ending it\n", I.cmd);
+	input.pump = hu_timer_start(input.loop, 0, 0, pump_fire, NULL);
+	if (input.pump == NULL) {
+		cli_diag("hangup %s: stdin: out of memory; ending it\n",
+			 input.cmd);
 		ended(ENOMEM);
 	}
 }
@@ -146,19 +147,19 @@ static void stdin_ready(hu_watch *w, unsigned events, void *arg)
 void cli_stdin_start(hu_loop *loop, hu_conn *c, const char *cmd,
 		     unsigned long long *queued, void (*on_end)(int err))
 {
-	memset(&I, 0, sizeof(I));
-	I.loop = loop;
-	I.c = c;
-	I.cmd = cmd;
-	I.queued = queued;
-	I.on_end = on_end;
+	memset(&input, 0, sizeof(input));
+	input.loop = loop;
+	input.c = c;
+	input.cmd = cmd;
+	input.queued = queued;
+	input.on_end = on_end;
 	int rc = hu_watch_start(loop, STDIN_FILENO, HU_READABLE, stdin_ready,
-				NULL, &I.w);
+				NULL, &input.w);
 
 	if (rc == HU_BADF) {
 		/* A regular file or /dev/null: read directly. */
-		I.w = NULL;
-		I.file = 1;
+		input.w = NULL;
+		input.file = 1;
 		pump_file();
 	} else if (rc < 0) {
 		cli_diag("hangup %s: cannot watch stdin: %s\n", cmd,
@@ -169,11 +170,11 @@ void cli_stdin_start(hu_loop *loop, hu_conn *c, const char *cmd,
 
 void cli_stdin_drain(void)
 {
-	if (!I.paused || I.done)
+	if (!input.paused || input.done)
 		return;
-	I.paused = 0;
-	if (I.w)
-		(void)hu_watch_set(I.w, HU_READABLE);
-	else if (I.file)
+	input.paused = 0;
+	if (input.w)
+		(void)hu_watch_set(input.w, HU_READABLE);
+	else if (input.file)
 		pump_file();
 }
