@@ -1,23 +1,21 @@
 /*
- * events.c -- the event lines of `hangup listen` and `hangup connect`.
+ * events.c -- the event lines of `hangup listen`, `hangup connect` and
+ * `hangup probe --json`.
  *
  * Text (stderr), one line per event, fields in a fixed order so that grep
  * and awk can rely on them; the time is seconds since the tool started,
- * like dmesg:
+ * like dmesg. The examples are whole lines, as the tool writes them:
  *
  *   hangup: [   0.000] listening 127.0.0.1:43567
  *   hangup: [   1.204] #1 127.0.0.1:51234 open ms=0
- *   hangup: [   3.518] #1 127.0.0.1:51234 eof phase=peer-done in=6 out=0
- * ms=2314 hangup: [   3.518] #1 127.0.0.1:51234 close reason=eof errno=-
- * phase=peer-done in=6 out=0 undelivered=0 ms=2314
+ *   hangup: [   3.518] #1 127.0.0.1:51234 eof phase=peer-done in=6 out=0 ms=2314
+ *   hangup: [   3.518] #1 127.0.0.1:51234 close reason=eof errno=- phase=peer-done in=6 out=0 undelivered=0 ms=2314
  *
  * JSON (stdout), one object per line, DESIGN.md's field names. Every
  * connection event has the same keys (a field that does not apply yet is
  * null), so a jq filter never has to test for a missing one:
  *
- *   {"event":"close","conn":1,"peer":"127.0.0.1:51234","reason":"eof",
- *    "phase":"peer-done","errno":null,"bytes_in":6,"bytes_out":0,
- *    "undelivered":0,"ms":2314,"t":3518,"time":"2026-12-01T21:26:20.123Z"}
+ *   {"event":"close","conn":1,"peer":"127.0.0.1:51234","reason":"eof","phase":"peer-done","errno":null,"bytes_in":6,"bytes_out":0,"undelivered":0,"discarded":0,"ms":2314,"t":3518,"time":"2026-12-01T21:26:20.123Z"}
  *
  * `t` is monotonic milliseconds since the start (immune to clock steps);
  * `time` is the wall clock, UTC, for matching other logs.
