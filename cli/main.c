@@ -1,5 +1,37 @@
 /*
  * main.c -- the hangup tool: dispatch to one subcommand.
+ *
+ * Where things are (cli/, callers above the files they call; each file's
+ * top comment says more):
+ *
+ *   main.c       this file: `hangup COMMAND`, --help, --version
+ *   listen.c     hangup listen: its options (cli_listen_parse()),
+ *                accepting, --echo / --discard (on_data), --max-conns,
+ *                stdin to the one connection of --max-conns 1, a stale
+ *                Unix socket file replaced
+ *   connect.c    hangup connect: its options (cli_connect_parse()), our
+ *                FIN when stdin ends, the exit status
+ *   probe.c      hangup probe: its options (parse_options()), the poll
+ *                loop that calls hu_probe(), its text lines
+ *   lab/         hangup lab, a folder of its own: lab/lab.c's top comment
+ *                says which file holds what
+ *   lifecycle.c  one run of listen and connect, shared: the loop, the
+ *                signals (the first closes gracefully, a second aborts),
+ *                stdout failing, the straggler abort, the end; the
+ *                connections as the tool knows them and their events;
+ *                probe's start; the exit status of a close reason
+ *   stdin.c      stdin to one connection, paced by its write buffer
+ *   events.c     the event lines: text on stderr, or --json on stdout
+ *   sink.c       stdout written from the loop without blocking it; fds
+ *                0-2 kept from sockets when we start with one closed
+ *   args.c       option values and ADDR, with messages naming the part
+ *                that is wrong
+ *   cli.h        the declarations of all the shared parts above
+ *
+ * The code of a flag: its long name is in its command's getopt table
+ * (e.g. {"max-conns", ..., 'm'} in listen.c); the case for that letter
+ * stores it in the options, and the command's cmd_*() hands it on (to the
+ * library's config: --liveness, --idle, --connect-timeout) or acts on it.
  */
 #include "cli.h"
 #include "hangup.h"
