@@ -96,6 +96,30 @@ void cli_bad_option(const char *cmd, int c, char **argv)
 			cmd, arg, cmd);
 }
 
+void cli_options_begin(void)
+{
+	optind = 0; /* GNU: a full reset, nextchar included */
+	opterr = 0; /* our one-line messages, not getopt's */
+}
+
+int cli_next_option(const char *cmd, const char *usage, int argc, char **argv,
+		    const struct option *opts, int *status)
+{
+	int c = getopt_long(argc, argv, ":h", opts, NULL);
+
+	if (c == 'h') {
+		fputs(usage, stdout);
+		*status = 0;
+		return -1;
+	}
+	if (c == '?' || c == ':') {
+		cli_bad_option(cmd, c, argv);
+		*status = EXIT_USAGE;
+		return -1;
+	}
+	return c;
+}
+
 /* What is wrong with PORT, or NULL if nothing. */
 static const char *port_problem(const char *port, char *why, size_t size)
 {

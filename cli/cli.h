@@ -54,6 +54,18 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o);
 /* getopt_long() returned '?' or ':' (call it with opterr = 0 and an
  * optstring that starts with ':'): say which option, in one line. */
 void cli_bad_option(const char *cmd, int c, char **argv);
+/*
+ * A command's options, walked with getopt_long() (opts ends with {NULL}
+ * and holds {"help", no_argument, NULL, 'h'}): cli_options_begin(), then
+ * cli_next_option() until -1. It returns each option's letter, and ends
+ * the walk (-1) with *status set after --help (usage printed on stdout:
+ * 0) or an option that is unknown or lacks its value (cli_bad_option():
+ * EXIT_USAGE); at the end of the options it leaves *status alone.
+ */
+struct option;
+void cli_options_begin(void);
+int cli_next_option(const char *cmd, const char *usage, int argc, char **argv,
+		    const struct option *opts, int *status);
 /* Milliseconds: digits only, 0..86400000 (a day). */
 int cli_parse_ms(const char *cmd, const char *opt, const char *s,
 		 unsigned *out);

@@ -129,12 +129,12 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, st = -1;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0; /* GNU: a full reset, nextchar included */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	cli_options_begin();
+	while ((c = cli_next_option("connect", connect_usage, argc, argv, opts,
+				    &st)) != -1) {
 		switch (c) {
 		case 'l':
 			if (cli_parse_ms("connect", "--liveness", optarg,
@@ -149,14 +149,10 @@ int cli_connect_parse(int argc, char **argv, struct cli_connect_opts *o)
 		case 'j':
 			o->json = 1;
 			break;
-		case 'h':
-			fputs(connect_usage, stdout);
-			return 0;
-		default:
-			cli_bad_option("connect", c, argv);
-			return EXIT_USAGE;
 		}
 	}
+	if (st >= 0)
+		return st;
 	struct hu_addr a;
 	if (cli_parse_operand("connect", "127.0.0.1:7000, :7000, unix:/tmp/s",
 			      argc, argv, &o->addr, &a) < 0 ||

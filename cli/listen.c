@@ -212,12 +212,12 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, st = -1;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0; /* GNU: a full reset, nextchar included */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	cli_options_begin();
+	while ((c = cli_next_option("listen", listen_usage, argc, argv, opts,
+				    &st)) != -1) {
 		switch (c) {
 		case 'e':
 			o->echo = 1;
@@ -243,14 +243,10 @@ int cli_listen_parse(int argc, char **argv, struct cli_listen_opts *o)
 		case 'j':
 			o->json = 1;
 			break;
-		case 'h':
-			fputs(listen_usage, stdout);
-			return 0;
-		default:
-			cli_bad_option("listen", c, argv);
-			return EXIT_USAGE;
 		}
 	}
+	if (st >= 0)
+		return st;
 	if (o->echo && o->discard) {
 		fputs(
 		    "hangup listen: --echo and --discard exclude each other\n",

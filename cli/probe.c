@@ -131,13 +131,13 @@ static int parse_options(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, st = -1;
 
 	memset(&probe_run, 0, sizeof(probe_run));
 	probe_run.interval = 1000;
-	optind = 0; /* GNU: a full reset, nextchar included */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	cli_options_begin();
+	while ((c = cli_next_option("probe", probe_usage, argc, argv, opts,
+				    &st)) != -1) {
 		switch (c) {
 		case 'l':
 			if (cli_parse_ms("probe", "--liveness", optarg,
@@ -158,14 +158,10 @@ static int parse_options(int argc, char **argv)
 		case 'j':
 			probe_run.json = 1;
 			break;
-		case 'h':
-			fputs(probe_usage, stdout);
-			return 0;
-		default:
-			cli_bad_option("probe", c, argv);
-			return EXIT_USAGE;
 		}
 	}
+	if (st >= 0)
+		return st;
 	if (cli_parse_operand("probe", "127.0.0.1:7000, unix:/tmp/s", argc,
 			      argv, &probe_run.text, &probe_run.addr) < 0 ||
 	    cli_check_dest("probe", probe_run.text, &probe_run.addr) < 0)
