@@ -224,9 +224,6 @@ int cli_tool_quit(void);
 /* The run failed (e.g. stdin could not be read): exit status 1 at the
  * end, whatever else happens. */
 void cli_tool_fail(void);
-/* The command has nothing of its own left (busy() turned 0): end the run
- * if nothing else is left either. Called by everything that may end it. */
-void cli_tool_finish(void);
 /* probe's start, without a loop: stdout written directly (blocking), the
  * event clock. No signals: the default actions end it. */
 void cli_tool_start_direct(int json);

@@ -57,16 +57,20 @@ static void stop_timer(hu_timer **t)
 	}
 }
 
+static void finish_if_done(void);
+
 static void give_up_stdout(hu_timer *t, void *arg)
 {
 	(void)t;
 	(void)arg;
 	tool.flush_timer = NULL; /* freed after this call */
 	cli_out_abandon();
-	cli_tool_finish();
+	finish_if_done();
 }
 
-void cli_tool_finish(void)
+/* End the run if nothing is left: the signal watch, stopped last, is
+ * what keeps the loop running. Called by everything that may end it. */
+static void finish_if_done(void)
 {
 	if ((tool.h.busy && tool.h.busy()) || tool.nconns > 0 ||
 	    tool.sigw == NULL)
@@ -91,7 +95,7 @@ static void abort_stragglers(hu_timer *t, void *arg)
 	(void)arg;
 	tool.abort_timer = NULL; /* freed after this call */
 	if (tool.nconns == 0) {
-		cli_tool_finish();
+		finish_if_done();
 		return;
 	}
 	cli_diag("hangup %s: %u connection%s still closing after %d ms: "
@@ -115,7 +119,7 @@ static void stop_all(int how)
 	else if (tool.nconns > 0 && tool.abort_timer == NULL)
 		tool.abort_timer = hu_timer_start(tool.loop, 2 * CLI_LINGER_MS,
 						  0, abort_stragglers, NULL);
-	cli_tool_finish();
+	finish_if_done();
 }
 
 static void on_signal(hu_watch *w, unsigned events, void *arg)
@@ -150,7 +154,7 @@ static void on_room(void *arg)
 static void on_idle(void *arg)
 {
 	(void)arg;
-	cli_tool_finish();
+	finish_if_done();
 }
 
 static void on_gone(void *arg, int err)
@@ -253,7 +257,7 @@ int cli_tool_run(void)
 	}
 	/* stdout may have failed already (at the listening event): then
 	 * nothing is left to wait for but the watch just started. */
-	cli_tool_finish();
+	finish_if_done();
 	int rc = hu_loop_run(tool.loop);
 	if (rc < 0) {
 		cli_diag("hangup %s: loop: %s\n", tool.cmd, hu_strerror(rc));
@@ -366,5 +370,5 @@ void cli_conn_closed(hu_conn *c, const struct hu_close_info *info)
 		free(tc);
 		hu_conn_set_user(c, NULL);
 	}
-	cli_tool_finish();
+	finish_if_done();
 }
