@@ -22,7 +22,7 @@
  *               close.c    hu_report(), hu_close_graceful(), hu_abort().
  *   4. loop     loop.h     its private structures and file map: loop.c,
  *                          epoll.c, timer.c, buf.c, conn.c, conn-write.c,
- *                          conn-end.c, listen.c, watch.c.
+ *                          conn-end.c, conn-api.c, listen.c, watch.c.
  *   5. cli      ../cli     the tool, on the public API only.
  * A close reason: its words in status.c (hu_reason_name), where the loop
  * picks it in conn-end.c (reason_of, hu__conn_give_up) and conn.c (the

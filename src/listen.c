@@ -135,12 +135,81 @@ void hu__listener_event(hu_listener *l, uint32_t events)
 		accept_all(l);
 }
 
+/* The socket file a bind() to `a` makes, or NULL (TCP, or the abstract
+ * namespace). */
+static const char *socket_file(const struct hu_addr *a)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+
+	return a->sa.ss_family == AF_UNIX && un->sun_path[0] != '\0'
+		   ? un->sun_path
+		   : NULL;
+}
+
+/* A non-blocking socket bound to `a` and listening: its fd, or a status
+ * with *err set (and no socket file left behind). */
+static int listening_socket(const struct hu_addr *a,
+			    const struct hu_listen_config *cfg, int *err)
+{
+	int family = a->sa.ss_family, one = 1, bound = 0, rc;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return hu__status_errno(err);
+	if (family != AF_UNIX)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				 sizeof(one));
+	if (cfg->reuseport && family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&a->sa, a->len) < 0)
+		goto fail;
+	bound = 1;
+	if (listen(fd, cfg->backlog ? cfg->backlog : SOMAXCONN) < 0)
+		goto fail;
+	return fd;
+fail:
+	rc = hu__status_errno(err);
+	/* bind() made the socket file: do not leave it behind. */
+	if (bound && socket_file(a) != NULL)
+		unlink(socket_file(a));
+	close(fd);
+	return rc;
+}
+
+/* The listener object for a listening fd, or NULL (no memory). */
+static hu_listener *listener_new(hu_loop *loop, int fd, const char *path,
+				 const struct hu_listen_config *cfg)
+{
+	hu_listener *l = hu__calloc(sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->io.kind = HU__IO_LISTENER;
+	l->io.fd = fd;
+	l->loop = loop;
+	l->on_accept_error = cfg->on_accept_error;
+	l->retry.fire = retry_fire;
+	l->cfg = hu__cfg_new(loop, &cfg->conn);
+	if (path != NULL) {
+		size_t n = strlen(path) + 1;
+
+		if ((l->unix_path = hu__malloc(n)) != NULL)
+			memcpy(l->unix_path, path, n);
+	}
+	if (l->cfg == NULL || (path != NULL && l->unix_path == NULL)) {
+		hu__listener_free(l);
+		return NULL;
+	}
+	return l;
+}
+
 int hu_listen(hu_loop *loop, const char *addr,
 	      const struct hu_listen_config *cfg, hu_listener **out)
 {
 	static const struct hu_listen_config defaults;
 	struct hu_addr a;
-	int one = 1, err = 0, rc;
+	int err = 0, rc;
 
 	if (cfg == NULL)
 		cfg = &defaults;
@@ -152,51 +221,19 @@ int hu_listen(hu_loop *loop, const char *addr,
 	if (!loop->in_run)
 		loop->now = hu__now_ms();
 
-	int family = a.sa.ss_family;
-	const struct sockaddr_un *un = (const struct sockaddr_un *)&a.sa;
-	/* The socket file bind() makes (not for the abstract namespace). */
-	const char *path =
-	    family == AF_UNIX && un->sun_path[0] != '\0' ? un->sun_path : NULL;
-	int bound = 0;
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return hu__status_errno(NULL);
-	if (family != AF_UNIX)
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-				 sizeof(one));
-	if (cfg->reuseport && family != AF_UNIX &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		goto fail_errno;
-	if (bind(fd, (struct sockaddr *)&a.sa, a.len) < 0)
-		goto fail_errno;
-	bound = 1;
-	if (listen(fd, cfg->backlog ? cfg->backlog : SOMAXCONN) < 0)
-		goto fail_errno;
-
-	hu_listener *l = hu__calloc(sizeof(*l));
+	int fd = listening_socket(&a, cfg, &err);
+	if (fd < 0) {
+		hu__errno_set(err);
+		return fd;
+	}
+	const char *path = socket_file(&a);
+	hu_listener *l = listener_new(loop, fd, path, cfg);
 	if (l == NULL) {
 		rc = HU_ERROR;
 		err = ENOMEM;
 		goto fail;
 	}
-	l->io.kind = HU__IO_LISTENER;
-	l->io.fd = fd;
-	l->loop = loop;
-	l->on_accept_error = cfg->on_accept_error;
-	l->retry.fire = retry_fire;
-	l->tcp = family != AF_UNIX;
-	l->cfg = hu__cfg_new(loop, &cfg->conn);
-	if (path != NULL) {
-		size_t n = strlen(path) + 1;
-
-		if ((l->unix_path = hu__malloc(n)) != NULL)
-			memcpy(l->unix_path, path, n);
-	}
-	if (l->cfg == NULL || (path != NULL && l->unix_path == NULL)) {
-		rc = HU_ERROR;
-		err = ENOMEM;
-		goto fail_free;
-	}
+	l->tcp = a.sa.ss_family != AF_UNIX;
 	if ((rc = track(loop, l)) < 0) {
 		err = ENOMEM;
 		goto fail_free;
@@ -210,15 +247,9 @@ int hu_listen(hu_loop *loop, const char *addr,
 	return 0;
 
 fail_free:
-	hu__free(l->unix_path);
-	hu__cfg_unref(l->cfg);
-	hu__free(l);
-	goto fail;
-fail_errno:
-	rc = hu__status_errno(&err);
+	hu__listener_free(l);
 fail:
-	/* bind() made the socket file: do not leave it behind. */
-	if (bound && path != NULL)
+	if (path != NULL)
 		unlink(path);
 	close(fd);
 	hu__errno_set(err);

@@ -4,10 +4,10 @@
  * Files: epoll.c (the backend), loop.c (run, dispatch, deferred work),
  * timer.c (the min-heap and hu_timer), buf.c (write buffers), conn.c (a
  * connection's life: timers, reading, connecting, closing), conn-write.c
- * (its write path), conn-end.c (its end and the report), listen.c
- * (listeners and connects). Each conn file calls only the ones after it
- * in this order: conn.c, conn-write.c, conn-end.c. Nothing here is
- * installed.
+ * (its write path), conn-end.c (its end and the report), conn-api.c
+ * (pause/resume and the accessors), listen.c (listeners). Each conn file
+ * calls only the ones after it in this order: conn-api.c, conn.c,
+ * conn-write.c, conn-end.c. Nothing here is installed.
  *
  * Lifetime, in one paragraph (STYLE.md, "Lifetime"): a listener's or a
  * watch's epoll registration carries a pointer to it; a connection's
