@@ -38,7 +38,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
 endif
 
 LIB_SRC   := $(sort $(wildcard src/*.c))
-CLI_SRC   := $(sort $(wildcard cli/*.c))
+CLI_SRC   := $(sort $(wildcard cli/*.c cli/*/*.c))
 TEST_SRC  := $(sort $(wildcard tests/t-*.c))
 TLIB_SRC  := $(sort $(wildcard tests/lib/*.c))
 HELP_SRC  := $(sort $(wildcard tests/helper/*.c))
@@ -185,6 +185,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/hangup.1 $(DESTDIR)$(MANDIR)/man3/hangup.3
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h cli/*.c cli/*.h \
+               cli/*/*.c cli/*/*.h \
                tests/*.c tests/*.h tests/lib/*.c tests/lib/*.h \
                tests/helper/*.c examples/*.c \
                bench/*.c bench/*.h)
