@@ -270,7 +270,7 @@ static int drain(struct run *x)
 			wsum_add(x->sum, &r);
 		if (x->prom)
 			wprom_add(x->prom, &r);
-		if (x->o->count && ++x->shown >= x->o->count)
+		if (++x->shown >= x->o->count && x->o->count)
 			break;
 	}
 	watch_get_stats(x->w, &st);
