@@ -307,21 +307,40 @@ static void say_totals(const struct watch_stats *st, unsigned shown)
 		(unsigned long long)st->unmatched_diag);
 }
 
+#define BATCH_MS 25
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int loop(struct run *x, int sfd)
 {
+	uint64_t last = 0;
 	uint64_t start = (uint64_t)time(NULL), next_sum = start + x->o->summary;
 	struct pollfd p[3] = {{watch_fd(x->w), POLLIN, 0},
 			      {sfd, POLLIN, 0},
 			      {x->prom ? wprom_fd(x->prom) : -1, POLLIN, 0}};
 
 	for (;;) {
-		poll(p, 3, 50);
+		/* Batches: a wake-up per diag message would cost more than
+		 * the message. Read at most every BATCH_MS (the records wait
+		 * 20 ms anyway); signals and scrapes still wake us at once. */
+		uint64_t t = mono_ms(), since = t - last;
+		p[0].fd = since < BATCH_MS ? -1 : watch_fd(x->w);
+		poll(p, 3, since < BATCH_MS ? (int)(BATCH_MS - since) : 50);
 		if (p[1].revents && cli_signal_read(sfd))
 			break;
-		if (watch_poll(x->w, 0) < 0)
-			return EXIT_OTHER;
-		if (drain(x))
-			return 0;
+		if (mono_ms() - last >= BATCH_MS) {
+			last = mono_ms();
+			if (watch_poll(x->w, 0) < 0)
+				return EXIT_OTHER;
+			if (drain(x))
+				return 0;
+		}
 		uint64_t now = (uint64_t)time(NULL);
 		if (x->sum && now >= next_sum) {
 			watch_get_stats(x->w, &x->last);

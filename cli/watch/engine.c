@@ -247,13 +247,12 @@ static void harvest(struct engine *g, int flush)
 			break; /* the rest are younger */
 		if (ripe(g, f, now, flush)) {
 			make_record(g, f);
-			flow_drop(&g->flows, f);
+			flow_drop_after(&g->flows, prev, f);
 		} else {
 			prev = f;
 		}
 		f = next;
 	}
-	(void)prev;
 }
 
 int watch_poll(struct watch *w, int timeout_ms)

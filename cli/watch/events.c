@@ -58,55 +58,54 @@ static void get_bytes(const uint8_t *raw, uint32_t n, const struct tp_field *f,
 }
 
 /* Addresses: __u8 saddr[4] and saddr_v6[16] (the v4 one also mapped into
- * v6), or, for tcp_send_reset, a sockaddr_in/in6 in __u8 saddr[28]. */
-static void get_addrs(const struct tp_format *fmt, const uint8_t *raw,
-		      uint32_t n, struct tp_event *e)
+ * v6). tcp_send_reset has a sockaddr in __u8 saddr[28] instead: unused, its
+ * socket's flow has the addresses. */
+static void get_addrs(const struct tp_format *f, const uint8_t *raw, uint32_t n,
+		      struct tp_event *e)
 {
-	const struct tp_field *s = tp_field(fmt, "saddr");
-	const struct tp_field *d = tp_field(fmt, "daddr");
+	const struct tp_field *const *k = f->k;
 
-	if (s && s->size == 4) {
+	if (k[TPF_SADDR] && k[TPF_SADDR]->size == 4) {
 		int v6 = e->family == AF_INET6;
-		const struct tp_field *s6 = tp_field(fmt, "saddr_v6");
-		const struct tp_field *d6 = tp_field(fmt, "daddr_v6");
-		get_bytes(raw, n, v6 ? s6 : s, e->saddr, v6 ? 16 : 4);
-		get_bytes(raw, n, v6 ? d6 : d, e->daddr, v6 ? 16 : 4);
+		get_bytes(raw, n, k[v6 ? TPF_SADDR6 : TPF_SADDR], e->saddr,
+			  v6 ? 16 : 4);
+		get_bytes(raw, n, k[v6 ? TPF_DADDR6 : TPF_DADDR], e->daddr,
+			  v6 ? 16 : 4);
 	}
 }
 
 void ev_decode(const struct engine *g, int cpu, uint32_t pid, uint64_t time,
 	       const uint8_t *raw, uint32_t n, struct tp_event *e)
 {
-	uint16_t type = (uint16_t)get(raw, n, &(struct tp_field){"", 0, 2});
+	uint16_t type;
 
 	memset(e, 0, sizeof(*e));
 	e->type = -1;
+	if (n < 2)
+		return;
+	memcpy(&type, raw, 2); /* common_type: the event's id */
 	for (int i = 0; i < TP_COUNT; i++)
 		if (g->fmt[i].id == type)
 			e->type = i;
 	if (e->type < 0)
 		return;
-	const struct tp_format *f = &g->fmt[e->type];
+	const struct tp_field *const *k = g->fmt[e->type].k;
 	e->time = time;
 	e->cpu = cpu;
 	e->pid = pid;
-	e->flags = (int)get(raw, n, tp_field(f, "common_flags"));
-	e->skaddr = get(raw, n, tp_field(f, "skaddr"));
-	e->cookie = get(raw, n, tp_field(f, "sock_cookie"));
-	e->oldstate = (int)get(raw, n, tp_field(f, "oldstate"));
-	e->newstate = (int)get(raw, n, tp_field(f, "newstate"));
-	e->state = (int)get(raw, n, tp_field(f, "state"));
-	e->reason = tp_field(f, "reason")
-			? (int)get(raw, n, tp_field(f, "reason"))
-			: -1;
-	e->error = (int)(int32_t)get(raw, n, tp_field(f, "error"));
-	e->protocol = tp_field(f, "protocol")
-			  ? (int)get(raw, n, tp_field(f, "protocol"))
-			  : 6;
-	e->family = (int)get(raw, n, tp_field(f, "family"));
-	e->sport = (uint16_t)get(raw, n, tp_field(f, "sport"));
-	e->dport = (uint16_t)get(raw, n, tp_field(f, "dport"));
-	get_addrs(f, raw, n, e);
+	e->flags = (int)get(raw, n, k[TPF_FLAGS]);
+	e->skaddr = get(raw, n, k[TPF_SKADDR]);
+	e->cookie = get(raw, n, k[TPF_COOKIE]);
+	e->oldstate = (int)get(raw, n, k[TPF_OLDSTATE]);
+	e->newstate = (int)get(raw, n, k[TPF_NEWSTATE]);
+	e->state = (int)get(raw, n, k[TPF_STATE]);
+	e->reason = k[TPF_REASON] ? (int)get(raw, n, k[TPF_REASON]) : -1;
+	e->error = (int)(int32_t)get(raw, n, k[TPF_ERROR]);
+	e->protocol = k[TPF_PROTOCOL] ? (int)get(raw, n, k[TPF_PROTOCOL]) : 6;
+	e->family = (int)get(raw, n, k[TPF_FAMILY]);
+	e->sport = (uint16_t)get(raw, n, k[TPF_SPORT]);
+	e->dport = (uint16_t)get(raw, n, k[TPF_DPORT]);
+	get_addrs(&g->fmt[e->type], raw, n, e);
 }
 
 static int in_syscall(const struct tp_event *e)
@@ -202,9 +201,9 @@ static void fin_transitions(struct flow *f, const struct tp_event *e)
 		f->peer_fin = 1;
 		f->first_fin = WATCH_WHO_BOTH;
 	}
-	if (o == TS_FIN_WAIT1 && s == TS_FIN_WAIT2)
-		f->local_fin_acked = 1;
-	if ((o == TS_CLOSING || o == TS_LAST_ACK) && s == TS_CLOSE)
+	/* (FIN_WAIT1->FIN_WAIT2 is filtered out in the kernel: perf.c.) */
+	if ((o == TS_FIN_WAIT2 || o == TS_CLOSING || o == TS_LAST_ACK) &&
+	    s == TS_CLOSE)
 		f->local_fin_acked = 1;
 	/* Into timewait: on the peer's FIN, or (an orphan) on the ACK of
 	 * ours. Which one, the destroy tells (on_destroy). */
@@ -224,7 +223,7 @@ static void on_set_state(struct engine *g, const struct tp_event *e)
 	if (!f)
 		return;
 	take_addrs(f, e);
-	g->flows.last[e->cpu % FLOW_MAX_CPUS] = f;
+	flow_touch(&g->flows, e->cpu, f);
 	if (start) {
 		f->origin = s == TS_SYN_SENT ? WATCH_ORIGIN_OPENED
 					     : WATCH_ORIGIN_ACCEPTED;
@@ -232,7 +231,11 @@ static void on_set_state(struct engine *g, const struct tp_event *e)
 	}
 	if (s == TS_LISTEN || o == TS_LISTEN)
 		f->listener = !start;
-	if (s == TS_ESTABLISHED)
+	/* ->ESTABLISHED itself is filtered out in the kernel (perf.c): any
+	 * state after it says it was reached. */
+	if (s == TS_ESTABLISHED ||
+	    (o != TS_CLOSE && o != TS_SYN_SENT && o != TS_SYN_RECV &&
+	     o != TS_LISTEN && o != TS_NEW_SYN_RECV))
 		f->established = 1;
 	f->moved = 1;
 	fin_transitions(f, e);
@@ -250,7 +253,7 @@ static void on_destroy(struct engine *g, const struct tp_event *e)
 
 	if (!f)
 		return;
-	g->flows.last[e->cpu % FLOW_MAX_CPUS] = f;
+	flow_touch(&g->flows, e->cpu, f);
 	/* A diag message that came first (read before this sample). */
 	struct flow *d = flow_by_cookie(&g->flows, e->cookie);
 	if (d && d != f && d->have_diag && !d->traced) {

@@ -39,7 +39,7 @@ int flow_table_init(struct flow_table *t)
 /* Nothing may point at a flow that is freed. */
 static void release(struct flow_table *t, struct flow *f)
 {
-	for (int i = 0; i < FLOW_MAX_CPUS; i++)
+	for (int i = 0; i < t->nlast; i++)
 		if (t->last[i] == f)
 			t->last[i] = NULL;
 	t->count--;
@@ -72,7 +72,7 @@ void flow_table_free(struct flow_table *t)
 {
 	/* Every flow is in the skaddr hash or the queue (or both). */
 	while (t->qhead)
-		flow_free_head(t);
+		flow_drop_after(t, NULL, t->qhead);
 	for (size_t i = 0; t->h && i < t->size; i++)
 		while (t->h[i]) {
 			struct flow *f = t->h[i];
@@ -159,13 +159,16 @@ void flow_enqueue(struct flow_table *t, struct flow *f, uint64_t now)
 	t->qtail = f;
 }
 
-void flow_free_head(struct flow_table *t)
+void flow_drop_after(struct flow_table *t, struct flow *prev, struct flow *f)
 {
-	struct flow *f = t->qhead;
-
-	t->qhead = f->qnext;
-	if (!t->qhead)
-		t->qtail = NULL;
+	if (f->queued) {
+		if (prev)
+			prev->qnext = f->qnext;
+		else
+			t->qhead = f->qnext;
+		if (t->qtail == f)
+			t->qtail = prev;
+	}
 	if (in_skaddr_hash(t, f))
 		unlink_skaddr(t, f);
 	unlink_cookie(t, f);
@@ -176,19 +179,16 @@ void flow_drop(struct flow_table *t, struct flow *f)
 {
 	struct flow *prev = NULL;
 
-	for (struct flow *g = t->qhead; g; prev = g, g = g->qnext) {
-		if (g != f)
-			continue;
-		if (prev)
-			prev->qnext = f->qnext;
-		else
-			t->qhead = f->qnext;
-		if (t->qtail == f)
-			t->qtail = prev;
-		break;
-	}
-	if (in_skaddr_hash(t, f))
-		unlink_skaddr(t, f);
-	unlink_cookie(t, f);
-	release(t, f);
+	if (f->queued)
+		for (struct flow *g = t->qhead; g && g != f; g = g->qnext)
+			prev = g;
+	flow_drop_after(t, prev, f);
+}
+
+void flow_touch(struct flow_table *t, int cpu, struct flow *f)
+{
+	cpu %= FLOW_MAX_CPUS;
+	t->last[cpu] = f;
+	if (cpu >= t->nlast)
+		t->nlast = cpu + 1;
 }

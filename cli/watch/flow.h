@@ -72,6 +72,7 @@ struct flow_table {
 	/* Per CPU, the flow of the last set_state/destroy: where an
 	 * inet_sk_error_report (which names no socket) belongs. */
 	struct flow *last[FLOW_MAX_CPUS];
+	int nlast; /* entries of last[] ever used */
 };
 
 int flow_table_init(struct flow_table *t);
@@ -85,11 +86,13 @@ struct flow *flow_new(struct flow_table *t, uint64_t skaddr);
 void flow_set_cookie(struct flow_table *t, struct flow *f, uint64_t cookie);
 /* Queue a destroyed flow (or a diag message alone) to become a record. */
 void flow_enqueue(struct flow_table *t, struct flow *f, uint64_t now);
-/* Unlink f from both hashes and the queue head (f must be the head), and
- * free it. */
-void flow_free_head(struct flow_table *t);
 /* Take f out of the hashes and the queue (wherever it is), and free it. */
 void flow_drop(struct flow_table *t, struct flow *f);
+/* The same, when the flow before f in the queue is known (NULL: f is the
+ * head). */
+void flow_drop_after(struct flow_table *t, struct flow *prev, struct flow *f);
+/* Remember f as the last flow an event touched on this CPU. */
+void flow_touch(struct flow_table *t, int cpu, struct flow *f);
 
 /* record.c */
 struct tp_syms;

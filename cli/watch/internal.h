@@ -21,10 +21,33 @@ struct tp_field {
 	int offset, size; /* -1: absent */
 };
 
+/* The fields the engine reads, looked up by name once (tp_load), not per
+ * sample. */
+enum tp_key {
+	TPF_FLAGS,
+	TPF_SKADDR,
+	TPF_COOKIE,
+	TPF_OLDSTATE,
+	TPF_NEWSTATE,
+	TPF_STATE,
+	TPF_REASON,
+	TPF_ERROR,
+	TPF_PROTOCOL,
+	TPF_FAMILY,
+	TPF_SPORT,
+	TPF_DPORT,
+	TPF_SADDR,
+	TPF_DADDR,
+	TPF_SADDR6,
+	TPF_DADDR6,
+	TPF_COUNT
+};
+
 struct tp_format {
 	int id; /* -1: the tracepoint does not exist */
 	int nfields;
 	struct tp_field f[TP_MAX_FIELDS];
+	const struct tp_field *k[TPF_COUNT]; /* NULL: no such field */
 };
 
 /* tcp_send_reset's reason names, from its print fmt. */
@@ -58,6 +81,7 @@ struct perf_ring {
 	int fd; /* the CPU's first event; the others SET_OUTPUT here */
 	void *base;
 	size_t size; /* data area bytes (a power of two) */
+	size_t page;
 	int nfds;
 	int fds[TP_COUNT];
 };

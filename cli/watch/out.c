@@ -113,6 +113,14 @@ static void text(FILE *f, const struct watch_record *r)
 	fputc('\n', f);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* A JSON string or null. */
 static const char *jstr(char *b, size_t n, const char *s)
 {
@@ -148,7 +156,7 @@ static void json_line(FILE *f, const struct watch_record *r)
 	    "\"bytes_in\":%s,\"bytes_out\":%s,\"unread\":%s,"
 	    "\"undelivered\":%s,\"retransmits\":%s,\"rtt_us\":%s,"
 	    "\"ms\":%s,\"pid\":%s,\"comm\":%s,\"netns\":%s,"
-	    "\"cookie\":%llu,\"delay_ms\":%llu,\"t\":%llu,\"time\":\"%s\"}\n",
+	    "\"cookie\":%llu,\"delay_us\":%llu,\"t\":%llu,\"time\":\"%s\"}\n",
 	    num(b[0], 24, r->bytes_in, "null"),
 	    num(b[1], 24, r->bytes_out, "null"),
 	    num(b[2], 24, r->unread, "null"),
@@ -158,7 +166,7 @@ static void json_line(FILE *f, const struct watch_record *r)
 	    r->pid >= 0 ? num(b[7], 24, (uint64_t)r->pid, "null") : "null",
 	    jstr(s[5], 160, r->comm[0] ? r->comm : NULL),
 	    jstr(s[1], 160, r->netns), (unsigned long long)r->cookie,
-	    (unsigned long long)((r->ready_ns - r->end_ns) / 1000000),
+	    (unsigned long long)((now_ns() - r->end_ns) / 1000),
 	    (unsigned long long)wout_t_ms(r->end_ns), t);
 }
 

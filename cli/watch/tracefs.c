@@ -101,6 +101,13 @@ static int load_one(const char *root, int ev, struct tp_format *f,
 			parse_syms(rst, line);
 	}
 	fclose(fp);
+	static const char *const keys[TPF_COUNT] = {
+	    "common_flags", "skaddr", "sock_cookie", "oldstate",
+	    "newstate",     "state",  "reason",      "error",
+	    "protocol",     "family", "sport",       "dport",
+	    "saddr",        "daddr",  "saddr_v6",    "daddr_v6"};
+	for (int k = 0; k < TPF_COUNT; k++)
+		f->k[k] = tp_field(f, keys[k]);
 	return f->id >= 0 ? 0 : -1;
 }
 
