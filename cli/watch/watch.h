@@ -15,7 +15,24 @@
  * The engine prints nothing. A program opens it, waits on watch_fd() (or
  * calls watch_poll() with a timeout), and takes the finished records with
  * watch_next(). A record is ready a little after the kernel destroyed the
- * socket (the diag message and a late RST come after the destroy).
+ * socket (hold_ms, 20 ms: the diag message and a late RST come after the
+ * destroy). Poll no more often than every ~20 ms under load: each wake-up
+ * costs more than a record.
+ *
+ * sock_diag is opened in the namespace the calling thread is in at
+ * watch_open() (named "host" in records), plus any in opts.netns. A
+ * socket whose destroy message comes from no watched namespace is not
+ * reported (counted in unmatched_trace), unless all_netns.
+ *
+ * Checking a program's own sockets (what `hangup lab --watch` does): open
+ * the engine in the process and namespace that will make the sockets,
+ * before it makes them (tracepoints are on when watch_open() returns); take
+ * getsockopt(fd, SOL_SOCKET, SO_COOKIE) of each socket (the cookie in
+ * the record is the same); after the scenario, call watch_poll(w, 25)
+ * until watch_next() has given a record for every cookie (allow ~1 s: 20 ms
+ * hold + diag delay), ignore records of other cookies, then compare and
+ * watch_close(). All strings in a record point into the engine or are
+ * static: valid until watch_close().
  */
 #ifndef HU_WATCH_H
 #define HU_WATCH_H
