@@ -16,7 +16,7 @@
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 scen="$py $top/tests/lib/watch-scen.py"
-echo "1..36"
+echo "1..38"
 
 # ---- bad input: one line, exit 2 (no privilege needed) ----
 one_line_error 2 "$H" watch --reason frobbed
@@ -35,7 +35,7 @@ ok $? "an operand: one line, exit 2 ($msg)"
 ok $? "--help lists the options, exit 0"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null 2>&1; then
-	for i in $(seq $((n + 1)) 36); do skip "needs root and nft (namespaces, tracepoints)"; done
+	for i in $(seq $((n + 1)) 38); do skip "needs root and nft (namespaces, tracepoints)"; done
 	exit 0
 fi
 
@@ -132,6 +132,14 @@ check unread server '.reason == "abort" and .detail == "unread-data" and
 check unread client '.reason == "reset" and .rst == "peer" and
 	.errno == "ECONNRESET" and .bytes_out == 6 and .undelivered == 0' \
 	"its peer: reset, ECONNRESET, out 6 all delivered"
+
+run reply-lost
+check reply-lost server '.reason == "abort" and .detail == "unread-data" and
+	.first_fin == "peer" and .bytes_in == 27 and .unread == 11 and
+	.bytes_out == 25' "server closes with 11 of 27 bytes unread after the FIN: abort, unread 11, out 25"
+check reply-lost client '.reason == "reset" and .first_fin == "local" and
+	.rst == "peer" and .bytes_in == 25 and .unread == 25 and
+	.state == "FIN_WAIT2"' "its client: reset in FIN_WAIT2, the 25-byte reply received but never read"
 
 run linger-abort
 check linger-abort client '.reason == "abort" and .detail == "linger-abort"

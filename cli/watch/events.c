@@ -271,8 +271,8 @@ static void on_destroy(struct engine *g, const struct tp_event *e)
 	f->orphan = !in_syscall(e);
 	if (in_syscall(e)) /* close() of the last fd: the closer */
 		set_comm(f, e->pid, e->time);
-	if (f->fw2_close && !f->orphan)
-		f->peer_fin = 1;
+	if (f->fw2_close && !f->orphan && !f->rst_received)
+		f->peer_fin = 1; /* (an RST also ends FIN_WAIT2) */
 	/* Listeners and sockets that never connected are no connection's
 	 * end; queued all the same, so that their diag message is
 	 * matched and dropped with them. */

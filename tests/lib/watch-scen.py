@@ -115,6 +115,15 @@ elif scen == "unread":  # server closes with 6 bytes it never read: RST
     except ConnectionResetError:
         pass
     c.close()
+elif scen == "reply-lost":  # request + FIN; the server reads only part,
+    c.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")  # 27 bytes
+    c.shutdown(socket.SHUT_WR)
+    settle()
+    s.recv(16)  # reads 16, answers 25, closes with 11 unread: RST
+    s.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello\n")
+    s.close()
+    settle()  # the client never reads: the RST discarded the reply
+    c.close()
 elif scen == "linger-abort":  # client aborts with SO_LINGER {1,0}
     c.sendall(b"abcd")
     s.recv(100)
