@@ -68,13 +68,16 @@ ok $? "watch --netns starts with both sources ($(head -1 "$tmp/w.err"))"
 run() {
 	ip netns exec "$ns" $scen "$@" >"$tmp/$1.s" 2>"$tmp/$1.e"
 }
-# rec NAME client|server: the record of that end, once it is there.
+# rec NAME client|server: the record of that end, once it is there (by
+# both ports: an ephemeral port comes back in a later scenario).
 rec() {
-	local port i
-	port=$(jq -r ".$2" "$tmp/$1.s")
+	local me them i
+	me=$(jq -r ".$2" "$tmp/$1.s")
+	them=$(jq -r "if \"$2\" == \"client\" then .server else .client end" "$tmp/$1.s")
 	for ((i = 0; i < 60 * slow; i++)); do
-		jq -c --arg p "$port" 'select(.event == "end" and
-			(.local | endswith(":" + $p)))' "$tmp/w.json" >"$tmp/$1.$2"
+		jq -c --arg p "$me" --arg q "$them" 'select(.event == "end" and
+			(.local | endswith(":" + $p)) and
+			(.peer | endswith(":" + $q)))' "$tmp/w.json" >"$tmp/$1.$2"
 		[ -s "$tmp/$1.$2" ] && return 0
 		sleep 0.05
 	done
