@@ -125,23 +125,6 @@ int diag_open(struct diag_set *d, const struct watch_opts *o, char *err,
 	return r;
 }
 
-static void copy_addr(struct sockaddr_storage *ss, int family, const __be32 *a,
-		      __be16 port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-		s->sin_family = AF_INET;
-		s->sin_port = port;
-		memcpy(&s->sin_addr, a, 4);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
-		s->sin6_family = AF_INET6;
-		s->sin6_port = port;
-		memcpy(&s->sin6_addr, a, 16);
-	}
-}
-
 static void parse(const struct nlmsghdr *h, const char *ns, diag_msg_fn fn,
 		  void *arg)
 {
@@ -155,8 +138,8 @@ static void parse(const struct nlmsghdr *h, const char *ns, diag_msg_fn fn,
 		   (uint64_t)m->id.idiag_cookie[1] << 32;
 	d.family = m->idiag_family;
 	d.state = m->idiag_state;
-	copy_addr(&d.local, d.family, m->id.idiag_src, m->id.idiag_sport);
-	copy_addr(&d.peer, d.family, m->id.idiag_dst, m->id.idiag_dport);
+	watch_sockaddr(&d.local, d.family, m->id.idiag_src, m->id.idiag_sport);
+	watch_sockaddr(&d.peer, d.family, m->id.idiag_dst, m->id.idiag_dport);
 	d.rqueue = m->idiag_rqueue;
 	d.wqueue = m->idiag_wqueue;
 	d.netns = ns;

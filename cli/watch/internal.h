@@ -131,6 +131,10 @@ void diag_read(struct diag_set *d, int i, diag_msg_fn fn, void *arg);
 void diag_close(struct diag_set *d);
 
 /* ---- misc ---- */
+/* A sockaddr_in/in6 from an address (4 or 16 bytes) and a port in network
+ * order (record.c). */
+void watch_sockaddr(struct sockaddr_storage *ss, int family, const void *a,
+		    uint16_t port_be);
 uint64_t watch_now_ns(void);
 
 #endif

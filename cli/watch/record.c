@@ -176,19 +176,19 @@ static void counts(const struct flow *f, struct watch_record *r)
 	r->rtt_us = d->rtt_us;
 }
 
-static void fill_addr(struct sockaddr_storage *ss, int family, const uint8_t *a,
-		      uint16_t port)
+void watch_sockaddr(struct sockaddr_storage *ss, int family, const void *a,
+		    uint16_t port_be)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET) {
 		struct sockaddr_in *s = (struct sockaddr_in *)ss;
 		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
+		s->sin_port = port_be;
 		memcpy(&s->sin_addr, a, 4);
 	} else if (family == AF_INET6) {
 		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
 		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port);
+		s->sin6_port = port_be;
 		memcpy(&s->sin6_addr, a, 16);
 	}
 }
@@ -221,8 +221,8 @@ void flow_to_record(const struct flow *f, const struct tp_syms *syms,
 		     (f->have_diag ? WATCH_SRC_DIAG : 0);
 	if (f->traced) {
 		r->family = f->family;
-		fill_addr(&r->local, f->family, f->laddr, f->lport);
-		fill_addr(&r->peer, f->family, f->raddr, f->rport);
+		watch_sockaddr(&r->local, f->family, f->laddr, htons(f->lport));
+		watch_sockaddr(&r->peer, f->family, f->raddr, htons(f->rport));
 	} else {
 		r->family = f->diag.family;
 		r->local = f->diag.local;

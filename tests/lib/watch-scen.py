@@ -40,6 +40,19 @@ def drop(on):
         subprocess.run(["nft", "delete table inet hw"], check=True)
 
 
+def wait_timeout(c, s):
+    # The client's recv() ends with ETIMEDOUT; the server, cut off as well,
+    # is aborted (its RST is dropped too) so that nothing lingers.
+    try:
+        c.recv(100)
+    except TimeoutError:
+        pass
+    c.close()
+    linger0(s)
+    s.close()
+    drop(False)
+
+
 out = {"scenario": scen, "pid": os.getpid()}
 if scen == "syn-timeout":  # SYNs dropped; 1 retry: ETIMEDOUT in ~3 s
     l = socket.socket(fam, socket.SOCK_STREAM)
@@ -153,28 +166,14 @@ elif scen == "keepalive":  # the peer vanishes; keepalive gives up
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
     drop(True)
-    try:
-        c.recv(100)  # ETIMEDOUT after ~3 s
-    except TimeoutError:
-        pass
-    c.close()
-    linger0(s)
-    s.close()
-    drop(False)
+    wait_timeout(c, s)  # ETIMEDOUT after ~3 s
 elif scen == "user-timeout":  # data never acknowledged: ETIMEDOUT
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 1000)
     c.sendall(b"12345678")
     s.recv(100)
     drop(True)
     c.sendall(b"lost in the void")  # 16 bytes, never acknowledged
-    try:
-        c.recv(100)
-    except TimeoutError:
-        pass
-    c.close()
-    linger0(s)
-    s.close()
-    drop(False)
+    wait_timeout(c, s)
 elif scen == "simultaneous":  # both FINs sent while the wire is cut
     c.sendall(b"x" * 10)
     s.recv(100)
