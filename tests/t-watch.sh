@@ -160,8 +160,9 @@ check data-after-close client '.reason == "reset" and .first_fin == "peer"
 
 run refused
 check refused client '.reason == "refused" and .errno == "ECONNREFUSED" and
-	.state == "SYN_SENT" and .rst == "peer" and .bytes_out == 0' \
-	"refused: refused, ECONNREFUSED, in SYN_SENT"
+	.state == "SYN_SENT" and .rst == "peer" and .bytes_out == 0 and
+	.pid == $pid and .comm == "python3"' \
+	"refused: refused, ECONNREFUSED, in SYN_SENT (the process, gone by then, named)"
 
 run keepalive
 check keepalive client '.reason == "timeout" and .detail == "keepalive" and

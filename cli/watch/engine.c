@@ -36,10 +36,17 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+static void on_task(void *arg, uint32_t pid, uint32_t ppid, const char *comm)
+{
+	(void)arg;
+	ev_task(pid, ppid, comm);
+}
+
 static int start_trace(struct engine *g, char *why, size_t len)
 {
 	if (tp_load(g->fmt, &g->syms, why, len) < 0)
 		return -1;
+	g->perf.on_task = on_task;
 	if (perf_open(&g->perf, g->fmt, why, len) < 0)
 		return -1;
 	for (int c = 0; c < g->perf.ncpus; c++)

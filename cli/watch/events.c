@@ -113,30 +113,41 @@ static int in_syscall(const struct tp_event *e)
 	return e->pid != 0 && !(e->flags & (TF_HARDIRQ | TF_SOFTIRQ | TF_NMI));
 }
 
-/* pid -> command, read from /proc/PID/comm and kept a second: at 20k
- * ends/s an fopen() per transition would cost more than all the rest. */
-#define COMM_CACHE 1024
+/* pid -> command: from PERF_RECORD_COMM and _FORK as they come (so that a
+ * process that has exited by the time its record is made still has its
+ * name), else read from /proc/PID/comm when first needed. */
+#define COMM_TABLE 4096
 static struct {
 	uint32_t pid;
-	uint64_t t;
 	char comm[16];
-} comm_cache[COMM_CACHE];
+} comm_table[COMM_TABLE];
 
-static void set_comm(struct flow *f, uint32_t pid, uint64_t now)
+void ev_task(uint32_t pid, uint32_t ppid, const char *comm)
+{
+	__typeof__(comm_table[0]) *c = &comm_table[pid % COMM_TABLE];
+	const __typeof__(comm_table[0]) *pc = &comm_table[ppid % COMM_TABLE];
+
+	if (!comm && pc->pid == ppid && ppid)
+		comm = pc->comm; /* a fork: the parent's command */
+	c->pid = comm ? pid : 0;
+	if (comm)
+		snprintf(c->comm, sizeof(c->comm), "%s", comm);
+}
+
+static void set_comm(struct flow *f, uint32_t pid)
 {
 	char path[64];
-	__typeof__(comm_cache[0]) *c = &comm_cache[pid % COMM_CACHE];
+	__typeof__(comm_table[0]) *c = &comm_table[pid % COMM_TABLE];
 
 	f->pid = (int)pid;
-	if (c->pid == pid && now - c->t < 1000000000ull) {
+	if (c->pid == pid) {
 		memcpy(f->comm, c->comm, sizeof(f->comm));
 		return;
 	}
+	/* A process that predates the watch: read it now, while it most
+	 * likely still runs; if it is gone the command stays unknown ("",
+	 * not a guess). */
 	f->comm[0] = '\0';
-	/* Read now, while the process that made the call most likely still
-	 * runs; if it is gone the command stays unknown ("", not a guess).
-	 * A pid reused within the few ms since the sample is the one way
-	 * this could name the wrong program. */
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	FILE *fp = fopen(path, "re");
 	if (!fp)
@@ -145,7 +156,6 @@ static void set_comm(struct flow *f, uint32_t pid, uint64_t now)
 		f->comm[strcspn(f->comm, "\n")] = '\0';
 	fclose(fp);
 	c->pid = pid;
-	c->t = now;
 	memcpy(c->comm, f->comm, sizeof(c->comm));
 }
 
@@ -244,7 +254,7 @@ static void on_set_state(struct engine *g, const struct tp_event *e)
 	/* The process: who connected, or who closed (the later wins). */
 	if (in_syscall(e) &&
 	    (start || s == TS_FIN_WAIT1 || s == TS_LAST_ACK || s == TS_CLOSE))
-		set_comm(f, e->pid, e->time);
+		set_comm(f, e->pid);
 }
 
 static void on_destroy(struct engine *g, const struct tp_event *e)
@@ -270,7 +280,7 @@ static void on_destroy(struct engine *g, const struct tp_event *e)
 	 * counts only if it came before (diag rq). */
 	f->orphan = !in_syscall(e);
 	if (in_syscall(e)) /* close() of the last fd: the closer */
-		set_comm(f, e->pid, e->time);
+		set_comm(f, e->pid);
 	if (f->fw2_close && !f->orphan && !f->rst_received)
 		f->peer_fin = 1; /* (an RST also ends FIN_WAIT2) */
 	/* Listeners and sockets that never connected are no connection's

@@ -86,10 +86,16 @@ struct perf_ring {
 	int fds[TP_COUNT];
 };
 
+/* A process's command from PERF_RECORD_COMM (exec, prctl), or a new
+ * process from PERF_RECORD_FORK (comm NULL, ppid set). */
+typedef void (*perf_task_fn)(void *arg, uint32_t pid, uint32_t ppid,
+			     const char *comm);
+
 struct perf_set {
 	int ncpus;
 	struct perf_ring *ring;
 	uint64_t lost;
+	perf_task_fn on_task;
 };
 
 int perf_open(struct perf_set *p, const struct tp_format fmt[TP_COUNT],

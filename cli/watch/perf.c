@@ -54,6 +54,10 @@ static int open_cpu(struct perf_ring *r, int cpu,
 		a.clockid = CLOCK_MONOTONIC;
 		a.watermark = 1;
 		a.wakeup_watermark = WAKEUP_BYTES;
+		/* The CPU's first event also brings exec/fork records: the
+		 * command of a process that is gone by the time its record
+		 * is made (curl exits right after its close). */
+		a.comm = a.task = r->fd < 0;
 		int fd = perf_event_open(&a, cpu, -1);
 		if (fd < 0)
 			return -1;
@@ -92,7 +96,10 @@ int perf_open(struct perf_set *p, const struct tp_format fmt[TP_COUNT],
 	long n = sysconf(_SC_NPROCESSORS_CONF);
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
+	perf_task_fn on_task = p->on_task;
+
 	memset(p, 0, sizeof(*p));
+	p->on_task = on_task;
 	if (n < 1)
 		n = 1;
 	p->ring = calloc((size_t)n, sizeof(*p->ring));
@@ -144,6 +151,24 @@ static void one_record(struct perf_set *p, int cpu, const uint8_t *b, size_t n,
 		uint64_t lost;
 		memcpy(&lost, b + sizeof(h) + 8, 8);
 		p->lost += lost;
+		return;
+	}
+	if (h.type == PERF_RECORD_COMM && n >= sizeof(h) + 9 && p->on_task) {
+		uint32_t id[2];
+		char comm[16];
+		memcpy(id, b + sizeof(h), 8);
+		size_t k = n - sizeof(h) - 8 < 15 ? n - sizeof(h) - 8 : 15;
+		memcpy(comm, b + sizeof(h) + 8, k);
+		comm[k] = '\0';
+		if (id[0] == id[1]) /* the process, not one of its threads */
+			p->on_task(arg, id[0], 0, comm);
+		return;
+	}
+	if (h.type == PERF_RECORD_FORK && n >= sizeof(h) + 16 && p->on_task) {
+		uint32_t id[4]; /* pid, ppid, tid, ptid */
+		memcpy(id, b + sizeof(h), 16);
+		if (id[0] == id[2] && id[0] != id[1])
+			p->on_task(arg, id[0], id[1], NULL);
 		return;
 	}
 	if (h.type != PERF_RECORD_SAMPLE || n < sizeof(h) + 28)

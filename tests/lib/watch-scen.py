@@ -82,9 +82,8 @@ if scen == "refused":
     except ConnectionRefusedError:
         pass
     out.update(client=c.getsockname()[1], server=port)
-    c.close()
-    print(json.dumps(out))
-    sys.exit(0)
+    print(json.dumps(out), flush=True)
+    os._exit(0)  # at once: gone before watch reads the sample
 
 l, c, s = pair()
 out.update(client=c.getsockname()[1], server=l.getsockname()[1])
