@@ -273,7 +273,8 @@ int watch_poll(struct watch *w, int timeout_ms)
 	if (g->trace_ok) {
 		g->nev = 0;
 		perf_read(&g->perf, on_sample, g);
-		qsort(g->ev, g->nev, sizeof(*g->ev), by_time);
+		if (g->nev) /* qsort(NULL, 0) is undefined */
+			qsort(g->ev, g->nev, sizeof(*g->ev), by_time);
 		for (size_t i = 0; i < g->nev; i++) {
 			if (g->debug)
 				ev_debug(&g->ev[i]);

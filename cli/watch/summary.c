@@ -130,7 +130,8 @@ void wsum_print(struct wsum *s, FILE *f, const struct watch_stats *st,
 		"undelivered", "p50_ms", "p99_ms");
 	for (int i = 0; i < s->n; i++) {
 		struct row *r = &s->row[i];
-		qsort(r->dur, r->ndur, sizeof(*r->dur), cmp_u64);
+		if (r->ndur)
+			qsort(r->dur, r->ndur, sizeof(*r->dur), cmp_u64);
 		fprintf(
 		    f, "%-24s %-16s %8llu %10llu %10llu %8llu %11llu %9s %9s\n",
 		    r->service, r->reason, (unsigned long long)r->ends,
