@@ -140,6 +140,7 @@ static void on_sample(void *arg, int cpu, uint32_t pid, uint64_t time,
 		g->cap = cap;
 	}
 	ev_decode(g, cpu, pid, time, raw, n, &g->ev[g->nev]);
+	g->ev[g->nev].seq = g->seq++;
 	if (g->ev[g->nev].type >= 0)
 		g->nev++;
 	g->st.samples++;
@@ -149,7 +150,9 @@ static int by_time(const void *a, const void *b)
 {
 	const struct tp_event *x = a, *y = b;
 
-	return x->time < y->time ? -1 : x->time > y->time;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static void on_diag(void *arg, const struct diag_msg *m)
@@ -262,6 +265,23 @@ static void harvest(struct engine *g, int flush)
 	}
 }
 
+/* Apply the samples stamped up to `cut`, in time order; keep the rest. */
+static void apply_until(struct engine *g, uint64_t cut)
+{
+	size_t i;
+
+	if (!g->nev) /* qsort(NULL, 0) is undefined */
+		return;
+	qsort(g->ev, g->nev, sizeof(*g->ev), by_time);
+	for (i = 0; i < g->nev && g->ev[i].time <= cut; i++) {
+		if (g->debug)
+			ev_debug(&g->ev[i]);
+		ev_apply(g, &g->ev[i]);
+	}
+	memmove(g->ev, g->ev + i, (g->nev - i) * sizeof(*g->ev));
+	g->nev -= i;
+}
+
 int watch_poll(struct watch *w, int timeout_ms)
 {
 	struct engine *g = (struct engine *)w;
@@ -271,15 +291,13 @@ int watch_poll(struct watch *w, int timeout_ms)
 	if (n < 0 && errno != EINTR)
 		return -1;
 	if (g->trace_ok) {
-		g->nev = 0;
+		/* Rings are read one after the other: a sample stamped after
+		 * this instant may have a predecessor on a ring already read
+		 * (a socket destroyed on CPU 1, its memory reused on CPU 0).
+		 * Those wait for the next round. */
+		uint64_t cut = watch_now_ns() - 1000000;
 		perf_read(&g->perf, on_sample, g);
-		if (g->nev) /* qsort(NULL, 0) is undefined */
-			qsort(g->ev, g->nev, sizeof(*g->ev), by_time);
-		for (size_t i = 0; i < g->nev; i++) {
-			if (g->debug)
-				ev_debug(&g->ev[i]);
-			ev_apply(g, &g->ev[i]);
-		}
+		apply_until(g, cut);
 		g->st.lost_samples = g->perf.lost;
 	}
 	for (int i = 0; i < g->diag.n; i++)
@@ -303,6 +321,7 @@ int watch_next(struct watch *w, struct watch_record *r)
 
 void watch_flush(struct watch *w)
 {
+	apply_until((struct engine *)w, UINT64_MAX);
 	harvest((struct engine *)w, 1);
 }
 

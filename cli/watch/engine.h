@@ -20,6 +20,7 @@ struct engine {
 	 * rings are per CPU, and one socket's events may sit in two. */
 	struct tp_event *ev;
 	size_t nev, cap;
+	uint64_t seq;
 	/* Ready records, a FIFO ring. */
 	struct watch_record *ready;
 	size_t rhead, rcount, rcap;
