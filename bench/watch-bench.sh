@@ -47,9 +47,16 @@ pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END {
 
 rows=$tmp/rows
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-for rate in $rates; do
+# Each rate with JSON lines written to a file; then one rate with
+# --summary (no line per record: the engine's own cost).
+for rate in $rates summary; do
+	mode=--json
+	if [ "$rate" = summary ]; then
+		mode="--summary 3600"
+		rate=${WATCH_BENCH_SUMMARY_RATE:-20000}
+	fi
 	base=$(churn_run "$rate")
-	taskset -c 0 "$H" watch --json --netns "$ns" >"$tmp/w.json" 2>"$tmp/w.err" &
+	taskset -c 0 "$H" watch $mode --netns "$ns" >"$tmp/w.json" 2>"$tmp/w.err" &
 	wpid=$!
 	for _ in $(seq 50); do grep -q tracepoints "$tmp/w.err" && break; sleep 0.1; done
 	c0=$(cpu_of "$wpid")
@@ -61,19 +68,23 @@ for rate in $rates; do
 	wpid=
 	conns=$(field conns "$with")
 	ends=$(grep -c '"event":"end"' "$tmp/w.json")
-	lost=$(jq -s '[.[] | select(.event == "lost") |
-		.lost_samples + .netlink_overruns] | add // 0' "$tmp/w.json")
+	if [ "$mode" != --json ]; then
+		ends=$(sed -n 's/.* \([0-9]*\) ends seen.*/\1/p' "$tmp/w.err")
+		: >"$tmp/w.json"
+	fi
+	lost=$(sed -n 's/.*, \([0-9]*\) lost samples, \([0-9]*\) netlink overruns.*/\1 \2/p' \
+		"$tmp/w.err" | awk '{ print $1 + $2 }')
 	p50=$(jq -r 'select(.event == "end") | .delay_us' "$tmp/w.json" | pct 50)
 	p99=$(jq -r 'select(.event == "end") | .delay_us' "$tmp/w.json" | pct 99)
 	awk -v rate="$rate" -v conns="$conns" -v ends="$ends" -v lost="$lost" \
-		-v c0="$c0" -v c1="$c1" -v p50="$p50" -v p99="$p99" \
+		-v c0="$c0" -v c1="$c1" -v p50="$p50" -v p99="$p99" -v mode="$mode" \
 		-v bc="$(field cpu_s "$base")" -v bn="$(field conns "$base")" \
 		-v br="$(field rate "$base")" -v wc="$(field cpu_s "$with")" \
 		-v wr="$(field rate "$with")" 'BEGIN {
 		per_end = ends ? (c1 - c0) / ends * 1e6 : 0
 		b = bc / bn * 1e6; w = wc / conns * 1e6
-		printf "| %s | %.0f | %.0f | %d | %d | %s | %.2f | %.1f | %.1f | %+.1f%% | %s | %s |\n",
-			rate ? rate : "max", br, wr, conns, ends,
+		printf "| %s%s | %.0f | %.0f | %d | %d | %s | %.2f | %.1f | %.1f | %+.1f%% | %s | %s |\n",
+			rate ? rate : "max", mode == "--json" ? "" : " (--summary)", br, wr, conns, ends,
 			(ends == 2 * conns && lost == 0) ? "0" : lost " samples, " 2 * conns - ends " records",
 			per_end, b, w, (w / b - 1) * 100, p50, p99 }' >>"$rows"
 	tail -1 "$rows"
@@ -110,7 +121,7 @@ echo "$tlnote"
 	echo
 	echo "## hangup watch: loopback churn with and without it"
 	echo
-	echo "\`bench/watch-bench.sh\` ($(date -u +%Y-%m-%d), $(nproc) CPUs, kernel $(uname -r), load average before: $load0): \`watch-churn\` in a private namespace on CPU 1 (connect, accept, 100 bytes, the server closes, then the client), \`hangup watch --json --netns\` on CPU 0, ${secs} s per rate. Two records per connection (each end). *lost* = samples/messages lost and records missing; *watch µs/end* = watch's CPU ÷ records; *churn µs/conn* = the generator's own CPU (it carries the kernel's TCP work and the tracepoints) without → with watch; *delay* = the kernel's destroy of the socket → the record printed."
+	echo "\`bench/watch-bench.sh\` ($(date -u +%Y-%m-%d), $(nproc) CPUs, kernel $(uname -r), load average before: $load0): \`watch-churn\` in a private namespace on CPU 1 (connect, accept, 100 bytes, the server closes, then the client), \`hangup watch --json --netns\` on CPU 0, ${secs} s per rate. Two records per connection (each end); the last row runs \`--summary\` instead of \`--json\` (no line per record: what the engine itself costs; its records are counted from the totals). *lost* = samples/messages lost and records missing; *watch µs/end* = watch's CPU ÷ records; *churn µs/conn* = the generator's own CPU (it carries the kernel's TCP work and the tracepoints) without → with watch; *delay* = the kernel's destroy of the socket → the record printed."
 	echo
 	echo "| rate (conn/s) | achieved without | with watch | connections | records | lost | watch µs/end | churn µs/conn without | with | slowdown | delay p50 ms | p99 ms |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
