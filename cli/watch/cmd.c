@@ -298,13 +298,14 @@ static void say_totals(const struct watch_stats *st, unsigned shown)
 		"hangup watch: %u shown, %llu ends seen, %llu lost samples, "
 		"%llu netlink overruns, %llu seen by tracepoints only "
 		"(%llu of them dropped as another namespace's), %llu by "
-		"sock_diag only\n",
+		"sock_diag only, %llu never destroyed in order\n",
 		shown, (unsigned long long)st->records,
 		(unsigned long long)st->lost_samples,
 		(unsigned long long)st->netlink_overruns,
 		(unsigned long long)st->unmatched_trace,
 		(unsigned long long)st->other_netns,
-		(unsigned long long)st->unmatched_diag);
+		(unsigned long long)st->unmatched_diag,
+		(unsigned long long)st->replaced);
 }
 
 #define BATCH_MS 25

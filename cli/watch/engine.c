@@ -36,10 +36,11 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static void on_task(void *arg, uint32_t pid, uint32_t ppid, const char *comm)
+static void on_task(void *arg, uint32_t pid, uint32_t ppid, const char *comm,
+		    uint64_t time)
 {
 	(void)arg;
-	ev_task(pid, ppid, comm);
+	ev_task(pid, ppid, comm, time);
 }
 
 static int start_trace(struct engine *g, char *why, size_t len)
@@ -293,9 +294,11 @@ int watch_poll(struct watch *w, int timeout_ms)
 	if (g->trace_ok) {
 		/* Rings are read one after the other: a sample stamped after
 		 * this instant may have a predecessor on a ring already read
-		 * (a socket destroyed on CPU 1, its memory reused on CPU 0).
-		 * Those wait for the next round. */
-		uint64_t cut = watch_now_ns() - 1000000;
+		 * (a socket destroyed on CPU 1, its memory reused on CPU 0),
+		 * and a sample is stamped a little before its ring shows it
+		 * (more when the writer is preempted: 1 ms was not enough
+		 * on a busy VM). Those wait for the next round. */
+		uint64_t cut = watch_now_ns() - 10000000; /* 10 ms */
 		perf_read(&g->perf, on_sample, g);
 		apply_until(g, cut);
 		g->st.lost_samples = g->perf.lost;
@@ -303,6 +306,7 @@ int watch_poll(struct watch *w, int timeout_ms)
 	for (int i = 0; i < g->diag.n; i++)
 		diag_read(&g->diag, i, on_diag, g);
 	g->st.netlink_overruns = g->diag.overruns;
+	g->st.replaced = g->flows.replaced;
 	harvest(g, 0);
 	return (int)g->rcount;
 }

@@ -33,6 +33,6 @@ void ev_decode(const struct engine *g, int cpu, uint32_t pid, uint64_t time,
 	       const uint8_t *raw, uint32_t n, struct tp_event *e);
 void ev_apply(struct engine *g, const struct tp_event *e);
 void ev_debug(const struct tp_event *e);
-void ev_task(uint32_t pid, uint32_t ppid, const char *comm);
+void ev_task(uint32_t pid, uint32_t ppid, const char *comm, uint64_t time);
 
 #endif

@@ -119,17 +119,21 @@ static int in_syscall(const struct tp_event *e)
 #define COMM_TABLE 4096
 static struct {
 	uint32_t pid;
+	uint64_t time; /* of the record that set it: an older one loses */
 	char comm[16];
 } comm_table[COMM_TABLE];
 
-void ev_task(uint32_t pid, uint32_t ppid, const char *comm)
+void ev_task(uint32_t pid, uint32_t ppid, const char *comm, uint64_t time)
 {
 	__typeof__(comm_table[0]) *c = &comm_table[pid % COMM_TABLE];
 	const __typeof__(comm_table[0]) *pc = &comm_table[ppid % COMM_TABLE];
 
+	if (c->pid == pid && c->time > time)
+		return; /* read after a newer one (another CPU's ring) */
 	if (!comm && pc->pid == ppid && ppid)
 		comm = pc->comm; /* a fork: the parent's command */
 	c->pid = comm ? pid : 0;
+	c->time = time;
 	if (comm)
 		snprintf(c->comm, sizeof(c->comm), "%s", comm);
 }
@@ -156,6 +160,7 @@ static void set_comm(struct flow *f, uint32_t pid)
 		f->comm[strcspn(f->comm, "\n")] = '\0';
 	fclose(fp);
 	c->pid = pid;
+	c->time = watch_now_ns(); /* what /proc says now is newer than all */
 	memcpy(c->comm, f->comm, sizeof(c->comm));
 }
 

@@ -117,6 +117,7 @@ struct flow *flow_new(struct flow_table *t, uint64_t skaddr)
 		/* A live flow replaced before its destroy (an event lost):
 		 * nothing will ever queue it. */
 		if (!old->queued) {
+			t->replaced++;
 			unlink_cookie(t, old);
 			release(t, old);
 		}

@@ -72,7 +72,8 @@ struct flow_table {
 	/* Per CPU, the flow of the last set_state/destroy: where an
 	 * inet_sk_error_report (which names no socket) belongs. */
 	struct flow *last[FLOW_MAX_CPUS];
-	int nlast; /* entries of last[] ever used */
+	int nlast;         /* entries of last[] ever used */
+	uint64_t replaced; /* live flows a new socket took the place of */
 };
 
 int flow_table_init(struct flow_table *t);

@@ -89,7 +89,7 @@ struct perf_ring {
 /* A process's command from PERF_RECORD_COMM (exec, prctl), or a new
  * process from PERF_RECORD_FORK (comm NULL, ppid set). */
 typedef void (*perf_task_fn)(void *arg, uint32_t pid, uint32_t ppid,
-			     const char *comm);
+			     const char *comm, uint64_t time);
 
 struct perf_set {
 	int ncpus;

@@ -58,6 +58,9 @@ static int open_cpu(struct perf_ring *r, int cpu,
 		 * command of a process that is gone by the time its record
 		 * is made (curl exits right after its close). */
 		a.comm = a.task = r->fd < 0;
+		/* ... with a time: records of two rings are read out of
+		 * order (bash forks, execs ip, which execs python3). */
+		a.sample_id_all = 1;
 		int fd = perf_event_open(&a, cpu, -1);
 		if (fd < 0)
 			return -1;
@@ -153,22 +156,28 @@ static void one_record(struct perf_set *p, int cpu, const uint8_t *b, size_t n,
 		p->lost += lost;
 		return;
 	}
-	if (h.type == PERF_RECORD_COMM && n >= sizeof(h) + 9 && p->on_task) {
+	/* With sample_id_all, a trailer {pid, tid; time; cpu, res} ends
+	 * both: the time is 16 bytes from the end. */
+	if (h.type == PERF_RECORD_COMM && n >= sizeof(h) + 8 + 24 &&
+	    p->on_task) {
 		uint32_t id[2];
+		uint64_t t;
 		char comm[16];
 		memcpy(id, b + sizeof(h), 8);
-		size_t k = n - sizeof(h) - 8 < 15 ? n - sizeof(h) - 8 : 15;
-		memcpy(comm, b + sizeof(h) + 8, k);
-		comm[k] = '\0';
+		memcpy(&t, b + n - 16, 8);
+		snprintf(comm, sizeof(comm), "%.*s", (int)(n - sizeof(h) - 32),
+			 (const char *)b + sizeof(h) + 8);
 		if (id[0] == id[1]) /* the process, not one of its threads */
-			p->on_task(arg, id[0], 0, comm);
+			p->on_task(arg, id[0], 0, comm, t);
 		return;
 	}
-	if (h.type == PERF_RECORD_FORK && n >= sizeof(h) + 16 && p->on_task) {
-		uint32_t id[4]; /* pid, ppid, tid, ptid */
+	if (h.type == PERF_RECORD_FORK && n >= sizeof(h) + 24 && p->on_task) {
+		uint32_t id[4]; /* pid, ppid, tid, ptid; then time */
+		uint64_t t;
 		memcpy(id, b + sizeof(h), 16);
+		memcpy(&t, b + sizeof(h) + 16, 8);
 		if (id[0] == id[2] && id[0] != id[1])
-			p->on_task(arg, id[0], id[1], NULL);
+			p->on_task(arg, id[0], id[1], NULL, t);
 		return;
 	}
 	if (h.type != PERF_RECORD_SAMPLE || n < sizeof(h) + 28)

@@ -112,6 +112,8 @@ struct watch_stats {
 	uint64_t unmatched_trace;  /* ends seen by tracepoints only */
 	uint64_t unmatched_diag;   /* ends seen by sock_diag only */
 	uint64_t other_netns; /* ends in namespaces not watched (dropped) */
+	uint64_t replaced;    /* sockets whose destroy never came in order
+			       * (events out of order or lost): no record */
 	int ncpus;
 	int trace_ok, diag_ok; /* which sources run */
 };
