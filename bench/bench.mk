@@ -21,10 +21,10 @@ BENCH_OUT    ?= docs/bench.md
 BENCH_SERVERS := $(BENCH_DIR)/srv-raw $(BENCH_DIR)/srv-uv \
                  $(BENCH_DIR)/srv-event $(BENCH_DIR)/srv-ev \
                  $(BENCH_DIR)/srv-hangup
-BENCH_BINS    := $(BENCH_DIR)/load $(BENCH_SERVERS)
+BENCH_BINS    := $(BENCH_DIR)/load $(BENCH_SERVERS) $(BENCH_DIR)/watch-churn
 BENCH_COMMON  := $(BENCH_OBJDIR)/common.o
 
-.PHONY: bench-deps bench-bin
+.PHONY: bench-deps bench-bin bench-watch
 
 # Each library is looked for the way the compiler will use it: a header
 # that compiles and a library that links (Debian's libev ships no .pc).
@@ -57,6 +57,15 @@ bench: bench-deps
 	    "libevent=$(BENCH_DIR)/srv-event" \
 	    "libev=$(BENCH_DIR)/srv-ev" \
 	    "hangup=$(BENCH_DIR)/srv-hangup"
+	bench/watch-bench.sh $(BUILD) $(BENCH_OUT)
+
+# `hangup watch` under churn (bench/watch-bench.sh; root, else it says so).
+bench-watch: $(TOOL) $(BENCH_DIR)/watch-churn
+	bench/watch-bench.sh $(BUILD)
+
+$(BENCH_DIR)/watch-churn: $(BENCH_OBJDIR)/watch-churn.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^
 
 $(BENCH_OBJDIR)/%.o: bench/%.c
 	@mkdir -p $(dir $@)

@@ -29,6 +29,7 @@ int cmd_lab(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
+int cmd_watch(int argc, char **argv); /* watch/cmd.c */
 
 /* The options of `hangup listen` and `hangup connect`, parsed with no
  * effect but their messages (errors on stderr, --help on stdout). The

@@ -54,6 +54,8 @@ static const struct command commands[] = {
      "stdin to ADDR, ADDR to stdout; the exit status says how it ended"},
     {"probe", cmd_probe,
      "connect to ADDR and report, without reading, when the peer goes"},
+    {"watch", cmd_watch,
+     "every TCP connection that ends on this host: who ended it, and why"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

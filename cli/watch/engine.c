@@ -1,0 +1,351 @@
+/*
+ * engine.c -- watch.h's API: start the sources, read them, join tracepoint
+ * flows with sock_diag messages by cookie, and hand out records.
+ *
+ * A destroyed flow waits `hold_ms` (20 ms by default) before it becomes a
+ * record: the RST for data that arrives after our close is sent after the
+ * destroy, and the diag message comes from a workqueue 0.2-5 ms later. A
+ * flow whose diag message never comes (another namespace, or a message
+ * lost to ENOBUFS) is let go after diag_wait (300 ms): with --all-netns it
+ * becomes a record with the counts unknown; otherwise it is counted
+ * (unmatched_trace) and dropped, since it most likely belongs to a
+ * namespace we were not asked to watch.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t watch_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void on_task(void *arg, uint32_t pid, uint32_t ppid, const char *comm,
+		    uint64_t time)
+{
+	(void)arg;
+	ev_task(pid, ppid, comm, time);
+}
+
+static int start_trace(struct engine *g, char *why, size_t len)
+{
+	if (tp_load(g->fmt, &g->syms, why, len) < 0)
+		return -1;
+	g->perf.on_task = on_task;
+	if (perf_open(&g->perf, g->fmt, why, len) < 0)
+		return -1;
+	for (int c = 0; c < g->perf.ncpus; c++)
+		if (g->perf.ring[c].base)
+			epoll_add(g->epfd, g->perf.ring[c].fd);
+	return 0;
+}
+
+static void say_missing(char *m, size_t mlen, const char *what, const char *why)
+{
+	size_t n = strlen(m);
+
+	if (n < mlen)
+		snprintf(m + n, mlen - n, "%s%s (%s)", n ? "; " : "", what,
+			 why);
+}
+
+struct watch *watch_open(const struct watch_opts *o, char *err, size_t len,
+			 char *missing, size_t mlen, int *usage)
+{
+	struct engine *g = calloc(1, sizeof(*g));
+	char why[256], dummy[1];
+
+	*usage = 0;
+	if (!missing) {
+		missing = dummy;
+		mlen = sizeof(dummy);
+	}
+	missing[0] = '\0';
+	if (!g || flow_table_init(&g->flows) < 0) {
+		free(g);
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	g->opts = *o;
+	g->debug = getenv("HANGUP_WATCH_DEBUG") != NULL;
+	g->hold_ns = (o->hold_ms ? o->hold_ms : 20) * 1000000ull;
+	g->diag_wait_ns = 300 * 1000000ull;
+	g->epfd = epoll_create1(EPOLL_CLOEXEC);
+	for (int i = 0; i < TP_COUNT; i++)
+		g->fmt[i].id = -1;
+	if (!o->no_diag) {
+		int r = diag_open(&g->diag, o, why, sizeof(why));
+		if (r == -2) {
+			snprintf(err, len, "%s", why);
+			*usage = 1;
+			watch_close((struct watch *)g);
+			return NULL;
+		}
+		g->diag_ok = r == 0;
+		if (!g->diag_ok)
+			say_missing(missing, mlen,
+				    "sock_diag: no bytes or queues", why);
+		for (int i = 0; i < g->diag.n; i++)
+			epoll_add(g->epfd, g->diag.fd[i]);
+	}
+	if (!o->no_trace) {
+		g->trace_ok = start_trace(g, why, sizeof(why)) == 0;
+		if (!g->trace_ok)
+			say_missing(missing, mlen,
+				    "tracepoints: no who, why or process", why);
+	}
+	if (!g->trace_ok && !g->diag_ok) {
+		snprintf(err, len, "cannot watch: %s",
+			 missing[0] ? missing : "no source chosen");
+		watch_close((struct watch *)g);
+		return NULL;
+	}
+	g->st.trace_ok = g->trace_ok;
+	g->st.diag_ok = g->diag_ok;
+	g->st.ncpus = g->perf.ncpus;
+	return (struct watch *)g;
+}
+
+int watch_fd(const struct watch *w)
+{
+	return ((const struct engine *)w)->epfd;
+}
+
+static void on_sample(void *arg, int cpu, uint32_t pid, uint64_t time,
+		      const uint8_t *raw, uint32_t n)
+{
+	struct engine *g = arg;
+
+	if (g->nev == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 4096;
+		struct tp_event *ev = realloc(g->ev, cap * sizeof(*ev));
+		if (!ev)
+			return;
+		g->ev = ev;
+		g->cap = cap;
+	}
+	ev_decode(g, cpu, pid, time, raw, n, &g->ev[g->nev]);
+	g->ev[g->nev].seq = g->seq++;
+	if (g->ev[g->nev].type >= 0)
+		g->nev++;
+	g->st.samples++;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct tp_event *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void on_diag(void *arg, const struct diag_msg *m)
+{
+	struct engine *g = arg;
+	struct flow *f = flow_by_cookie(&g->flows, m->cookie);
+
+	if (g->debug)
+		fprintf(stderr,
+			"diag cookie=%llx state=%d rq=%u wq=%u acked=%llu "
+			"received=%llu sent=%llu retrans=%llu dport=%u\n",
+			(unsigned long long)m->cookie, m->state, m->rqueue,
+			m->wqueue, (unsigned long long)m->bytes_acked,
+			(unsigned long long)m->bytes_received,
+			(unsigned long long)m->bytes_sent,
+			(unsigned long long)m->bytes_retrans,
+			watch_port(&m->peer));
+	if (m->state == TS_LISTEN)
+		return;
+	if (f && f->destroyed) {
+		f->diag = *m;
+		f->have_diag = 1;
+		return;
+	}
+	/* Before its tracepoints, or without them: a flow of its own. */
+	f = flow_new(&g->flows, m->cookie ^ 1); /* not a real skaddr */
+	if (!f)
+		return;
+	f->diag = *m;
+	f->have_diag = 1;
+	flow_set_cookie(&g->flows, f, m->cookie);
+	flow_enqueue(&g->flows, f, watch_now_ns());
+}
+
+static void push(struct engine *g, const struct watch_record *r)
+{
+	if (g->rcount == g->rcap) {
+		size_t cap = g->rcap ? g->rcap * 2 : 256;
+		struct watch_record *n = malloc(cap * sizeof(*n));
+		if (!n)
+			return;
+		for (size_t i = 0; i < g->rcount; i++)
+			n[i] = g->ready[(g->rhead + i) % g->rcap];
+		free(g->ready);
+		g->ready = n;
+		g->rcap = cap;
+		g->rhead = 0;
+	}
+	g->ready[(g->rhead + g->rcount++) % g->rcap] = *r;
+	g->st.records++;
+}
+
+/* 1: the flow's record may be made now. */
+static int ripe(const struct engine *g, const struct flow *f, uint64_t now,
+		int flush)
+{
+	if (flush)
+		return 1;
+	if (f->traced) /* waits for its diag message, and a late RST */
+		return now >= f->queued_ns + g->hold_ns &&
+		       (f->have_diag || !g->diag_ok ||
+			now >= f->queued_ns + g->diag_wait_ns);
+	/* A diag message alone waits for its tracepoints. */
+	return !g->trace_ok || now >= f->queued_ns + g->diag_wait_ns;
+}
+
+static void make_record(struct engine *g, const struct flow *f)
+{
+	struct watch_record r;
+	const struct diag_msg *d = &f->diag;
+
+	if (f->traced && (f->listener || !f->moved))
+		return; /* a listener, or a socket that never connected */
+	if (!f->traced && watch_port(&d->peer) == 0 && !d->rqueue &&
+	    !d->wqueue && !d->bytes_received && !d->bytes_acked)
+		return; /* the same, as sock_diag alone shows it */
+	if (f->traced && !f->have_diag && g->diag_ok) {
+		g->st.unmatched_trace++;
+		if (!g->opts.all_netns) {
+			g->st.other_netns++;
+			return;
+		}
+	}
+	if (!f->traced && g->trace_ok)
+		g->st.unmatched_diag++;
+	flow_to_record(f, &g->syms, &r);
+	if (g->opts.port && watch_port(&r.local) != g->opts.port &&
+	    watch_port(&r.peer) != g->opts.port)
+		return;
+	r.ready_ns = watch_now_ns();
+	push(g, &r);
+}
+
+static void harvest(struct engine *g, int flush)
+{
+	uint64_t now = watch_now_ns();
+	struct flow *prev = NULL, *f = g->flows.qhead;
+
+	while (f) {
+		struct flow *next = f->qnext;
+		if (!flush && now < f->queued_ns + g->hold_ns)
+			break; /* the rest are younger */
+		if (ripe(g, f, now, flush)) {
+			make_record(g, f);
+			flow_drop_after(&g->flows, prev, f);
+		} else {
+			prev = f;
+		}
+		f = next;
+	}
+}
+
+/* Apply the samples stamped up to `cut`, in time order; keep the rest. */
+static void apply_until(struct engine *g, uint64_t cut)
+{
+	size_t i;
+
+	if (!g->nev) /* qsort(NULL, 0) is undefined */
+		return;
+	qsort(g->ev, g->nev, sizeof(*g->ev), by_time);
+	for (i = 0; i < g->nev && g->ev[i].time <= cut; i++) {
+		if (g->debug)
+			ev_debug(&g->ev[i]);
+		ev_apply(g, &g->ev[i]);
+	}
+	memmove(g->ev, g->ev + i, (g->nev - i) * sizeof(*g->ev));
+	g->nev -= i;
+}
+
+int watch_poll(struct watch *w, int timeout_ms)
+{
+	struct engine *g = (struct engine *)w;
+	struct epoll_event ev[16];
+
+	int n = epoll_wait(g->epfd, ev, 16, timeout_ms);
+	if (n < 0 && errno != EINTR)
+		return -1;
+	if (g->trace_ok) {
+		/* Rings are read one after the other: a sample stamped after
+		 * this instant may have a predecessor on a ring already read
+		 * (a socket destroyed on CPU 1, its memory reused on CPU 0),
+		 * and a sample is stamped a little before its ring shows it
+		 * (more when the writer is preempted: 1 ms was not enough
+		 * on a busy VM). Those wait for the next round. */
+		uint64_t cut = watch_now_ns() - 10000000; /* 10 ms */
+		perf_read(&g->perf, on_sample, g);
+		apply_until(g, cut);
+		g->st.lost_samples = g->perf.lost;
+	}
+	for (int i = 0; i < g->diag.n; i++)
+		diag_read(&g->diag, i, on_diag, g);
+	g->st.netlink_overruns = g->diag.overruns;
+	g->st.replaced = g->flows.replaced;
+	harvest(g, 0);
+	return (int)g->rcount;
+}
+
+int watch_next(struct watch *w, struct watch_record *r)
+{
+	struct engine *g = (struct engine *)w;
+
+	if (!g->rcount)
+		return 0;
+	*r = g->ready[g->rhead];
+	g->rhead = (g->rhead + 1) % g->rcap;
+	g->rcount--;
+	return 1;
+}
+
+void watch_flush(struct watch *w)
+{
+	apply_until((struct engine *)w, UINT64_MAX);
+	harvest((struct engine *)w, 1);
+}
+
+void watch_get_stats(const struct watch *w, struct watch_stats *s)
+{
+	*s = ((const struct engine *)w)->st;
+}
+
+void watch_close(struct watch *w)
+{
+	struct engine *g = (struct engine *)w;
+
+	if (!g)
+		return;
+	perf_close(&g->perf);
+	diag_close(&g->diag);
+	if (g->epfd >= 0)
+		close(g->epfd);
+	flow_table_free(&g->flows);
+	free(g->ev);
+	free(g->ready);
+	free(g);
+}
