@@ -203,6 +203,12 @@ struct cli_tool_hooks {
 	void (*stop)(void);
 };
 
+/* Block SIGINT, SIGTERM and SIGHUP and return a signalfd for them (or -1);
+ * ignore SIGPIPE. cli_tool_start() does it for listen and connect; watch,
+ * which runs no hu_loop, calls it itself. */
+int cli_signals(void);
+/* The signal read from that signalfd, or 0 if none was there. */
+int cli_signal_read(int sfd);
 /*
  * Start a run of `cmd` on the loop: the loop, SIGINT/SIGTERM/SIGHUP on a
  * signalfd (SIGPIPE ignored), stdout through the sink, the event clock

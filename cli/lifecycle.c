@@ -122,19 +122,28 @@ static void stop_all(int how)
 	finish_if_done();
 }
 
-static void on_signal(hu_watch *w, unsigned events, void *arg)
+int cli_signal_read(int sfd)
 {
 	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+static void on_signal(hu_watch *w, unsigned events, void *arg)
+{
+	int sig = cli_signal_read(tool.sfd);
 
 	(void)w;
 	(void)events;
 	(void)arg;
-	if (read(tool.sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+	if (sig == 0)
 		return;
 	if (++tool.signals == 1 && tool.nconns > 0)
 		cli_diag("hangup %s: SIG%s: closing %u connection%s (again to "
 			 "abort)\n",
-			 tool.cmd, sigabbrev_np((int)si.ssi_signo), tool.nconns,
+			 tool.cmd, sigabbrev_np(sig), tool.nconns,
 			 tool.nconns == 1 ? "" : "s");
 	stop_all(tool.signals == 1 ? HU_GRACEFUL : HU_ABORT);
 }
@@ -172,7 +181,7 @@ static void on_gone(void *arg, int err)
  * Block SIGINT, SIGTERM and SIGHUP and return a signalfd for them (or -1);
  * ignore SIGPIPE.
  */
-static int open_signals(void)
+int cli_signals(void)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	sigset_t set;
@@ -215,7 +224,7 @@ hu_loop *cli_tool_start(const char *cmd, int json,
 		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
 		return NULL;
 	}
-	if ((tool.sfd = open_signals()) < 0) {
+	if ((tool.sfd = cli_signals()) < 0) {
 		err = errno; /* sigprocmask() or signalfd() failed */
 		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
 		hu_loop_free(tool.loop);

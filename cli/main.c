@@ -13,6 +13,9 @@
  *                FIN when stdin ends, the exit status
  *   probe.c      hangup probe: its options (parse_options()), the poll
  *                loop that calls hu_probe(), its text lines
+ *   watch/       hangup watch, a folder of its own: watch/watch.h is the
+ *                engine (tracepoints + sock_diag, one record per TCP end),
+ *                watch/cmd.c the command and its options
  *   lab/         hangup lab, a folder of its own: lab/lab.c's top comment
  *                says which file holds what
  *   lifecycle.c  one run of listen and connect, shared: the loop, the
