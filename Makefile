@@ -135,10 +135,23 @@ $(BUILD)/tests/helper/%: $(BUILD)/obj/tests/helper/%.o
 # tests where the binaries are. PROVE_JOBS may be set to run them in parallel.
 PROVE      ?= prove
 PROVE_JOBS ?= 2
+#
+# Then the loop's tests again on the io_uring backend (HANGUP_BACKEND, which
+# every program built on hangup obeys): the C tests that run a loop, and
+# the shell tests of the commands that do. t-backend checks that this pass
+# really runs on a ring.
+LOOP_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(shell grep -l \
+                'hu_loop_new\|looplib\.h' $(TEST_SRC)))
+LOOP_SH    := tests/t-cli-edges.sh tests/t-connect.sh tests/t-examples.sh \
+              tests/t-listen.sh tests/t-loop-syscalls.sh
 test: all
 	HU_BUILD=$(abspath $(BUILD)) HU_SAN=$(SAN) HU_SANFLAGS="$(SANFLAGS)" \
 	    $(PROVE) -j$(PROVE_JOBS) --exec '' \
 	    $(TESTS) $(SH_TESTS)
+	@echo "== the loop's tests again, on io_uring (HANGUP_BACKEND=io_uring)"
+	HANGUP_BACKEND=io_uring HU_BUILD=$(abspath $(BUILD)) HU_SAN=$(SAN) \
+	    HU_SANFLAGS="$(SANFLAGS)" $(PROVE) -j$(PROVE_JOBS) --exec '' \
+	    $(LOOP_TESTS) $(LOOP_SH)
 
 # `make check`: the suite as built, then again under ASan+UBSan.
 # `make check`: the suite as built, then again under ASan+UBSan, then a

@@ -224,6 +224,11 @@ hu_loop *cli_tool_start(const char *cmd, int json,
 		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));
 		return NULL;
 	}
+	/* HANGUP_BACKEND=io_uring where the kernel refuses it: the loop
+	 * runs on epoll, and the user who asked hears it once. */
+	if ((err = hu_loop_backend_error(tool.loop)) != 0)
+		cli_diag("hangup %s: io_uring unavailable (%s): using epoll\n",
+			 cmd, strerror(err));
 	if ((tool.sfd = cli_signals()) < 0) {
 		err = errno; /* sigprocmask() or signalfd() failed */
 		cli_diag("hangup %s: cannot start: %s\n", cmd, strerror(err));

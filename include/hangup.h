@@ -502,8 +502,43 @@ struct hu_listen_config {
 	void (*on_accept_error)(hu_listener *l, int status, int error);
 };
 
-/** A new loop, or NULL (out of memory or epoll_create1 failed). */
+/** The loop's backend: what waits for the kernel's news. */
+enum hu_backend {
+	HU_BACKEND_AUTO = 0,    /**< the default: epoll, today */
+	HU_BACKEND_EPOLL = 1,   /**< epoll, edge-triggered */
+	HU_BACKEND_IO_URING = 2 /**< io_uring: multishot receive into shared
+				     provided buffers (Linux 6.0 and later) */
+};
+
+/** Do not let the HANGUP_BACKEND environment variable override `backend`. */
+#define HU_LOOP_NOENV 1u
+
+/** How to make a loop (hu_loop_new_with()). Zeroed: the default. */
+struct hu_loop_config {
+	int backend;    /**< enum hu_backend */
+	unsigned flags; /**< HU_LOOP_NOENV */
+};
+
+/**
+ * A new loop, or NULL (out of memory, epoll_create1 failed, or, errno
+ * EINVAL, a bad config). The environment variable HANGUP_BACKEND
+ * ("epoll" or "io_uring") overrides cfg->backend unless cfg->flags has
+ * HU_LOOP_NOENV. Where io_uring is asked for and cannot be had (an old
+ * kernel, kernel.io_uring_disabled, seccomp, locked-memory limits), the
+ * loop runs on epoll: hu_loop_backend() says so, hu_loop_backend_error()
+ * why. The behaviour is the same on both; only the cost differs.
+ */
+HU_EXPORT hu_loop *hu_loop_new_with(const struct hu_loop_config *cfg);
+/** hu_loop_new_with(NULL): the default backend, or HANGUP_BACKEND's. */
 HU_EXPORT hu_loop *hu_loop_new(void);
+/** The backend the loop runs on: HU_BACKEND_EPOLL or HU_BACKEND_IO_URING
+ * (HU_INVAL for NULL). */
+HU_EXPORT int hu_loop_backend(const hu_loop *loop);
+/** Why io_uring was asked for and not used: the errno of the failure
+ * (ENOSYS, EPERM, ENOMEM, EOPNOTSUPP for a missing feature), or 0. */
+HU_EXPORT int hu_loop_backend_error(const hu_loop *loop);
+/** "auto", "epoll", "io_uring", or "unknown". */
+HU_EXPORT const char *hu_backend_name(int backend);
 /**
  * Run until hu_loop_stop() or until nothing is left to wait for (no
  * listener, connection or timer). Returns 0, or a negative HU_* code.

@@ -13,8 +13,11 @@
 
 void hu_conn_pause(hu_conn *c)
 {
-	if (c != NULL && !(c->flags & (HU__C_FINISHED | HU__C_CLOSING)))
-		c->flags |= HU__C_PAUSED;
+	if (c == NULL || (c->flags & (HU__C_FINISHED | HU__C_CLOSING)))
+		return;
+	c->flags |= HU__C_PAUSED;
+	/* io_uring: stop the receive that reads ahead (uring.c). */
+	hu__ur_sync(c);
 }
 
 void hu_conn_resume(hu_conn *c)

@@ -91,9 +91,11 @@ void hu__conn_end(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 	/* Only a file description that may be shared needs the DEL: one
 	 * that is ours alone leaves the epoll set with its last close(),
 	 * and a stale event of a shared one matches nothing (loop.h). */
-	hu__loop_check_fork(loop);
-	if (c->flags & HU__C_SHARED)
-		hu__ep_del(loop->epfd, c->fd);
+	if (loop->ur == NULL) {
+		hu__loop_check_fork(loop);
+		if (c->flags & HU__C_SHARED)
+			hu__ep_del(loop->epfd, c->fd);
+	}
 	if (abort && (c->flags & HU__C_TCP)) {
 		/* SO_LINGER {1, 0}: tcp_close() sends RST at once and drops
 		 * what is unsent (net/ipv4/tcp.c). */
@@ -102,7 +104,10 @@ void hu__conn_end(hu_conn *c, int reason, int err, int abort, int64_t kernel)
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	hu__stash_forget(c->fd);
-	close(c->fd);
+	if (loop->ur != NULL)
+		hu__ur_close(c); /* cancels, then the close, in order */
+	else
+		close(c->fd);
 	hu__loop_closed(c);
 }
 

@@ -157,6 +157,8 @@ void hu__conn_flush(hu_conn *c)
 			break; /* the socket buffer is full: wait for OUT */
 	}
 	after_flush(c);
+	if (!HU__GONE(c) && c->w.wbuf != NULL)
+		hu__ur_want_out(c);
 }
 
 static int write_refused(const hu_conn *c)
@@ -205,6 +207,8 @@ static int queue_rest(hu_conn *c, const struct iovec *iov, int iovcnt,
 		skip = 0;
 		partial = 1; /* from here on, a failure splits the write */
 	}
+	if (!(c->flags & HU__C_CONNECTING))
+		hu__ur_want_out(c);
 	return mark(c);
 }
 

@@ -51,7 +51,11 @@ static void close_gracefully(hu_conn *c, unsigned why);
  */
 static int waiting_to_be_read(const hu_conn *c)
 {
-	return (c->flags & HU__C_PAUSED) && hu__queue_bytes(c->fd, SIOCINQ) > 0;
+	if (!(c->flags & HU__C_PAUSED))
+		return 0;
+	/* io_uring: the receive may have taken them already (held). */
+	return (c->more && hu__wbuf_size(c->more->held) > 0) ||
+	       hu__queue_bytes(c->fd, SIOCINQ) > 0;
 }
 
 /* A connection's one timer (its hu__conn_more's node) fired: timer.c
@@ -180,22 +184,31 @@ int hu__conn_start(hu_conn *c, int *err)
 {
 	const struct hu_conn_config *cfg = &c->cfg->c;
 	hu_loop *loop = hu__loop_of(c);
-	int rc = hu__ep_add(loop->epfd, c->fd, hu__conn_key(c),
-			    EPOLLIN | EPOLLOUT | EPOLLRDHUP, err);
 
-	if (rc < 0)
-		return rc; /* ENOSPC (max_user_watches), ENOMEM... */
+	/* The timer first: on io_uring, what is armed names the fd, and a
+	 * failure after that could not simply close() it (uring.c). */
 	if ((c->flags & HU__C_CONNECTING) && cfg->connect_timeout_ms) {
 		struct hu__conn_more *m = c->more; /* hu__conn_new() made it */
 
 		m->deadline = loop->now + cfg->connect_timeout_ms;
 		if (hu__timer_arm(loop, &m->timer, m->deadline) < 0) {
-			hu__ep_del(loop->epfd, c->fd);
 			*err = ENOMEM; /* the heap could not grow */
 			return HU_ERROR;
 		}
 	}
-	return 0;
+	if (loop->ur != NULL) {
+		if ((unsigned)c->fd >= HU__UR_FD_LIMIT) {
+			*err = EMFILE; /* user_data holds 24 bits of fd */
+			return HU_ERROR;
+		}
+		hu__ur_sync(c);
+		return 0;
+	}
+	int rc = hu__ep_add(loop->epfd, c->fd, hu__conn_key(c),
+			    EPOLLIN | EPOLLOUT | EPOLLRDHUP, err);
+	if (rc < 0 && c->more != NULL)
+		hu__timer_disarm(loop, &c->more->timer);
+	return rc; /* ENOSPC (max_user_watches), ENOMEM... */
 }
 
 /*
@@ -286,6 +299,7 @@ void hu__conn_discard(hu_conn *c)
 	if (c->more) {
 		hu__timer_disarm(loop, &c->more->timer);
 		hu__free(c->more->peer);
+		hu__free(c->more->held);
 		hu__free(c->more);
 	}
 	hu__loop_del_conn(loop, c);
@@ -353,6 +367,42 @@ static void peer_eof(hu_conn *c, uint32_t ev)
 	hu__conn_settle(c);
 }
 
+/* What take() found after handing a chunk on. */
+enum { TAKE_ON = 0, TAKE_STOP = 1, TAKE_CLOSING = 2 };
+
+/* One chunk of the stream, read just now: counted, then handed to on_data
+ * (or, while closing, discarded). */
+static int take(hu_conn *c, char *buf, size_t n)
+{
+	if (c->more)
+		c->more->last_io = hu__loop_of(c)->now;
+	c->bytes_in += (uint64_t)n;
+	if (c->flags & HU__C_CLOSING) {
+		/* Lingering (so c->more exists): read, count, discard. */
+		c->more->discarded += (uint64_t)n;
+		return TAKE_CLOSING;
+	}
+	if (hu__cbs(c)->on_data) {
+		hu__cbs(c)->on_data(c, buf, n);
+		if (HU__GONE(c))
+			return TAKE_STOP;
+		if (c->flags & HU__C_CLOSING)
+			return TAKE_CLOSING;
+	}
+	/* Paused: hu_conn_resume() reads on. */
+	return (c->flags & HU__C_PAUSED) ? TAKE_STOP : TAKE_ON;
+}
+
+/* A paused connection's life ended now (an RST, a timeout), not when the
+ * application resumes: its duration stops here. */
+static void ended_while_paused(hu_conn *c)
+{
+	if (!(c->flags & HU__C_ENDED)) {
+		c->born = hu__now_ms() - c->born; /* the duration */
+		c->flags |= HU__C_ENDED;
+	}
+}
+
 /*
  * Read until the queue is drained. `ev` is the epoll event (0 when a
  * resumed connection reads owed data: then nothing is known about the
@@ -366,14 +416,9 @@ static void conn_read(hu_conn *c, uint32_t ev)
 
 	if ((c->flags & HU__C_PAUSED) && !(c->flags & HU__C_CLOSING)) {
 		/* Not reading now; an error is taken (and kept) so that it
-		 * is not lost, and is reported when reading resumes. The
-		 * connection's life ended now, not when the application
-		 * resumes: its duration stops here. */
-		if ((ev & EPOLLERR) && hu__conn_take_error(c) != 0 &&
-		    !(c->flags & HU__C_ENDED)) {
-			c->born = hu__now_ms() - c->born; /* the duration */
-			c->flags |= HU__C_ENDED;
-		}
+		 * is not lost, and is reported when reading resumes. */
+		if ((ev & EPOLLERR) && hu__conn_take_error(c) != 0)
+			ended_while_paused(c);
 		return;
 	}
 	for (;;) {
@@ -381,24 +426,12 @@ static void conn_read(hu_conn *c, uint32_t ev)
 		ssize_t n = hu__recv_raw(c->fd, buf, HU__RBUF, &err);
 
 		if (n > 0) {
-			if (c->more)
-				c->more->last_io = loop->now;
-			c->bytes_in += (uint64_t)n;
-			if (c->flags & HU__C_CLOSING) {
-				/* Lingering (so c->more exists): read, count,
-				 * discard. */
-				c->more->discarded += (uint64_t)n;
+			int t = take(c, buf, (size_t)n);
+
+			if (t == TAKE_STOP)
+				return;
+			if (t == TAKE_CLOSING)
 				continue;
-			}
-			if (hu__cbs(c)->on_data) {
-				hu__cbs(c)->on_data(c, buf, (size_t)n);
-				if (HU__GONE(c))
-					return;
-				if (c->flags & HU__C_CLOSING)
-					continue;
-			}
-			if (c->flags & HU__C_PAUSED)
-				return; /* hu_conn_resume() reads on */
 			if ((size_t)n < HU__RBUF && ev != 0 && !hup) {
 				/* Drained. With the FIN already in (RDHUP),
 				 * the next recv() could only say 0. */
@@ -419,10 +452,103 @@ static void conn_read(hu_conn *c, uint32_t ev)
 	}
 }
 
+/* ---- reading on io_uring ---- */
+
+/*
+ * A multishot receive reads ahead of the application: what it took while
+ * the connection is paused (or before an earlier hold is handed on) is
+ * kept, in order, and given to on_data when reading resumes. The receive
+ * is cancelled at the pause (uring.c), so what is held is bounded by what
+ * the kernel had completed by then.
+ */
+static int holding(const hu_conn *c)
+{
+	return (c->flags & (HU__C_PAUSED | HU__C_CLOSING)) == HU__C_PAUSED ||
+	       (c->more != NULL && c->more->held != NULL);
+}
+
+void hu__conn_chunk(hu_conn *c, char *buf, size_t n)
+{
+	if (HU__GONE(c))
+		return;
+	if (holding(c)) {
+		struct hu__conn_more *m = hu__conn_more(c);
+
+		if (m == NULL || hu__wbuf_append(&m->held, buf, n) < 0)
+			hu__conn_finish(c, HU_CLOSE_ERROR, ENOMEM, 1);
+		return;
+	}
+	(void)take(c, buf, n);
+}
+
+/* EPOLLERR: the FIN may have been followed by an RST (peer_eof() asks
+ * SO_ERROR), which no completion of the receive would tell. */
+#define UR_EOF_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLERR)
+
+void hu__conn_recv_eof(hu_conn *c)
+{
+	if (holding(c)) {
+		c->ur |= HU__UR_EOF; /* after what is held */
+		return;
+	}
+	peer_eof(c, UR_EOF_EVENTS);
+}
+
+void hu__conn_recv_error(hu_conn *c, int err)
+{
+	if (holding(c)) {
+		/* As on epoll while paused: kept, reported on resume. */
+		if (c->pending == 0)
+			c->pending = (uint8_t)err;
+		ended_while_paused(c);
+		return;
+	}
+	hu__conn_fail(c, hu__status_of(err), err);
+}
+
+/* Resumed on io_uring: what was held, then the FIN held with it, or what
+ * the socket has (read here only if no receive is armed: one that is
+ * being cancelled still delivers its own completions, in order). */
+static void uring_read_ready(hu_conn *c)
+{
+	struct hu__wbuf *h = c->more ? c->more->held : NULL;
+
+	while (hu__wbuf_size(h) > 0) {
+		size_t n = hu__wbuf_size(h);
+		char *p = h->data + h->off;
+
+		if ((c->flags & (HU__C_PAUSED | HU__C_CLOSING)) == HU__C_PAUSED)
+			return; /* paused again: the rest waits */
+		if (n > HU__RBUF)
+			n = HU__RBUF;
+		h->off += n;
+		if (take(c, p, n) == TAKE_STOP && HU__GONE(c))
+			return;
+	}
+	if (h != NULL) {
+		hu__free(h);
+		c->more->held = NULL;
+	}
+	if (c->ur & HU__UR_EOF) {
+		c->ur &= ~HU__UR_EOF;
+		peer_eof(c, UR_EOF_EVENTS);
+	} else if (!(c->ur & HU__UR_RECV)) {
+		conn_read(c, c->pending ? EPOLLERR : 0);
+	}
+	if (!HU__GONE(c) && c->w.wbuf)
+		hu__conn_flush(c);
+	if (!HU__GONE(c))
+		hu__ur_sync(c);
+}
+
 void hu__conn_read_ready(hu_conn *c)
 {
 	if (HU__GONE(c) || (c->flags & HU__C_CONNECTING))
 		return;
+	if (hu__loop_of(c)->ur != NULL) {
+		uring_read_ready(c);
+		return;
+	}
 	conn_read(c, c->pending ? EPOLLERR : 0);
 	if (!HU__GONE(c) && c->w.wbuf)
 		hu__conn_flush(c);

@@ -17,6 +17,8 @@
  */
 #include "loop.h"
 
+#include <errno.h>
+#include <linux/io_uring.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -162,10 +164,42 @@ void hu__loop_check_fork(hu_loop *loop)
 
 /* ---- the loop ---- */
 
-hu_loop *hu_loop_new(void)
+/* HANGUP_BACKEND, unless the program said HU_LOOP_NOENV: the operator's
+ * switch, like libev's LIBEV_FLAGS. Anything else in it is ignored (the
+ * loop says which backend it got: hu_loop_backend()). */
+static int backend_from_env(int asked)
 {
-	hu_loop *loop = hu__calloc(sizeof(*loop));
+	const char *v = secure_getenv("HANGUP_BACKEND");
 
+	if (v == NULL)
+		return asked;
+	if (strcmp(v, "io_uring") == 0 || strcmp(v, "uring") == 0)
+		return HU_BACKEND_IO_URING;
+	if (strcmp(v, "epoll") == 0)
+		return HU_BACKEND_EPOLL;
+	return asked;
+}
+
+/* The ring polls the epoll fd that listeners and watches stay on. */
+static void arm_epoll_poll(hu_loop *loop)
+{
+	hu__ur_poll_fd(loop->ur, loop->epfd, HU__UR_EPOLL);
+	loop->ep_armed = 1;
+}
+
+hu_loop *hu_loop_new_with(const struct hu_loop_config *cfg)
+{
+	int backend = cfg ? cfg->backend : HU_BACKEND_AUTO;
+
+	if (backend < HU_BACKEND_AUTO || backend > HU_BACKEND_IO_URING ||
+	    (cfg && (cfg->flags & ~HU_LOOP_NOENV))) {
+		hu__errno_set(EINVAL);
+		return NULL;
+	}
+	if (!(cfg && (cfg->flags & HU_LOOP_NOENV)))
+		backend = backend_from_env(backend);
+
+	hu_loop *loop = hu__calloc(sizeof(*loop));
 	if (loop == NULL)
 		return NULL;
 	loop->rbuf = hu__malloc(HU__RBUF);
@@ -177,10 +211,48 @@ hu_loop *hu_loop_new(void)
 		hu__free(loop);
 		return NULL;
 	}
+	if (backend == HU_BACKEND_IO_URING) {
+		/* Where io_uring is missing or refused, epoll: the program
+		 * asks hu_loop_backend() and hu_loop_backend_error(). */
+		loop->ur = hu__ur_new(&loop->backend_err);
+		if (loop->ur != NULL)
+			arm_epoll_poll(loop);
+	}
 	loop->now = hu__now_ms();
 	(void)pthread_once(&fork_hook, hook_fork);
 	loop->forks_seen = atomic_load_explicit(&forks, memory_order_relaxed);
 	return loop;
+}
+
+hu_loop *hu_loop_new(void)
+{
+	return hu_loop_new_with(NULL);
+}
+
+int hu_loop_backend(const hu_loop *loop)
+{
+	if (loop == NULL)
+		return HU_INVAL;
+	return loop->ur != NULL ? HU_BACKEND_IO_URING : HU_BACKEND_EPOLL;
+}
+
+int hu_loop_backend_error(const hu_loop *loop)
+{
+	return loop ? loop->backend_err : 0;
+}
+
+const char *hu_backend_name(int backend)
+{
+	switch (backend) {
+	case HU_BACKEND_AUTO:
+		return "auto";
+	case HU_BACKEND_EPOLL:
+		return "epoll";
+	case HU_BACKEND_IO_URING:
+		return "io_uring";
+	default:
+		return "unknown";
+	}
 }
 
 unsigned long long hu_loop_now(hu_loop *loop)
@@ -259,7 +331,8 @@ uint64_t hu__conn_key(const hu_conn *c)
 	return KEY_CONN | KEY_GEN(c->id) | (uint32_t)c->fd;
 }
 
-/* The connection an event names, or NULL for a stale one. */
+/* The connection an event (or, with the request's bits masked off, a
+ * completion) names, or NULL for a stale one. */
 static hu_conn *conn_of(const hu_loop *loop, uint64_t key)
 {
 	uint32_t fd = (uint32_t)key;
@@ -317,6 +390,11 @@ static void run_deferred(hu_loop *loop)
 			loop->nready * sizeof(hu_conn *));
 
 	n = loop->nclosed;
+	/* io_uring: the cancels and closes of these connections go to the
+	 * kernel before their on_close runs, so that the peer has its FIN or
+	 * RST when the report is made (uring.c). */
+	if (n && loop->ur != NULL)
+		(void)hu__ur_enter(loop->ur, 0, 0);
 	for (unsigned i = 0; i < n; i++)
 		hu__conn_free(loop->closed[i]);
 	loop->nclosed -= n;
@@ -342,6 +420,73 @@ static int alive(const hu_loop *loop)
 	       loop->nclosed || loop->dead || loop->dead_watches;
 }
 
+/* epoll's events: connections (on epoll), listeners and watches. */
+static void ep_dispatch(hu_loop *loop, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t key = loop->events[i].data.u64;
+		uint32_t ev = loop->events[i].events;
+
+		if (key & KEY_CONN) {
+			hu_conn *c = conn_of(loop, key);
+
+			if (c != NULL) /* else stale: see loop.h */
+				hu__conn_event(c, ev);
+			continue;
+		}
+		struct hu__io *io = loop->events[i].data.ptr;
+		if (io->kind == HU__IO_LISTENER) {
+			hu__listener_event((hu_listener *)io, ev);
+		} else {
+			/* Level-triggered: the ring's poll on epfd will not
+			 * fire again for it, so look again next time. */
+			loop->ep_again = 1;
+			hu__watch_event((hu_watch *)io, ev);
+		}
+	}
+}
+
+/* One batch of io_uring completions (at most what the completion queue
+ * held when it began, so timers are not starved). */
+static void uring_batch(hu_loop *loop)
+{
+	struct io_uring_cqe cqe;
+	int ep = loop->ep_again;
+
+	loop->ep_again = 0;
+	for (unsigned i = 0; i < 4096 && hu__ur_next(loop->ur, &cqe); i++) {
+		char *buf = NULL;
+		unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (cqe.flags & IORING_CQE_F_BUFFER)
+			buf = hu__ur_buf(loop->ur, bid);
+		if (cqe.user_data & KEY_CONN) {
+			uint64_t key = cqe.user_data;
+			hu_conn *c =
+			    conn_of(loop, key & ~(0xffull << HU__UR_SEQ_BIT));
+
+			if (c != NULL)
+				hu__conn_cqe(c, key, cqe.res, cqe.flags, buf);
+		} else if (cqe.user_data == HU__UR_EPOLL) {
+			ep = 1;
+			if (!(cqe.flags & IORING_CQE_F_MORE))
+				loop->ep_armed = 0;
+		}
+		if (buf != NULL)
+			hu__ur_buf_put(loop->ur, bid);
+	}
+	if (ep) {
+		int n = hu__ep_wait(loop->epfd, loop->events, HU__EVENTS, 0);
+
+		if (n > 0)
+			ep_dispatch(loop, n);
+		if (n == HU__EVENTS)
+			loop->ep_again = 1;
+	}
+	if (!loop->ep_armed && !loop->freeing)
+		arm_epoll_poll(loop);
+}
+
 int hu_loop_run(hu_loop *loop)
 {
 	int rc = 0;
@@ -359,6 +504,17 @@ int hu_loop_run(hu_loop *loop)
 		if (loop->nready || loop->nclosed || loop->dead ||
 		    loop->dead_watches)
 			timeout = 0;
+		if (loop->ur != NULL) {
+			if (loop->ep_again)
+				timeout = 0;
+			rc = hu__ur_enter(loop->ur, 1, timeout);
+			if (rc < 0)
+				break;
+			loop->now = hu__now_ms();
+			uring_batch(loop);
+			hu__timer_run(loop);
+			continue;
+		}
 		int n =
 		    hu__ep_wait(loop->epfd, loop->events, HU__EVENTS, timeout);
 		if (n < 0) {
@@ -366,27 +522,33 @@ int hu_loop_run(hu_loop *loop)
 			break;
 		}
 		loop->now = hu__now_ms();
-		for (int i = 0; i < n; i++) {
-			uint64_t key = loop->events[i].data.u64;
-			uint32_t ev = loop->events[i].events;
-
-			if (key & KEY_CONN) {
-				hu_conn *c = conn_of(loop, key);
-
-				if (c != NULL) /* else stale: see loop.h */
-					hu__conn_event(c, ev);
-				continue;
-			}
-			struct hu__io *io = loop->events[i].data.ptr;
-			if (io->kind == HU__IO_LISTENER)
-				hu__listener_event((hu_listener *)io, ev);
-			else
-				hu__watch_event((hu_watch *)io, ev);
-		}
+		ep_dispatch(loop, n);
 		hu__timer_run(loop);
 	}
 	loop->in_run = 0;
 	return rc;
+}
+
+/* io_uring: every request cancelled (the connections' were, when they
+ * ended), and every last completion taken, so that no socket outlives the
+ * loop inside the ring (the kernel would close it later, on its own). */
+static void uring_drain(hu_loop *loop)
+{
+	struct io_uring_cqe cqe;
+
+	if (loop->ep_armed)
+		hu__ur_cancel_key(loop->ur, HU__UR_EPOLL);
+	for (int i = 0; i < 1000 && hu__ur_inflight(loop->ur) > 0; i++) {
+		if (hu__ur_enter(loop->ur, 1, 10) < 0)
+			break;
+		while (hu__ur_next(loop->ur, &cqe))
+			if (cqe.flags & IORING_CQE_F_BUFFER)
+				hu__ur_buf_put(loop->ur,
+					       cqe.flags >>
+						   IORING_CQE_BUFFER_SHIFT);
+	}
+	hu__ur_free(loop->ur);
+	loop->ur = NULL;
 }
 
 void hu_loop_free(hu_loop *loop)
@@ -407,6 +569,8 @@ void hu_loop_free(hu_loop *loop)
 		run_deferred(loop);
 	}
 	hu__watch_stop_all(loop);
+	if (loop->ur != NULL)
+		uring_drain(loop);
 	hu__timer_free_all(loop);
 	hu__free(loop->conns);
 	hu__free(loop->ready);

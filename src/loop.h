@@ -1,13 +1,16 @@
 /*
  * loop.h -- private structures of the event loop (layer 4).
  *
- * Files: epoll.c (the backend), loop.c (run, dispatch, deferred work),
+ * Files: epoll.c and uring.c (the backends), loop.c (run, dispatch,
+ * deferred work),
  * timer.c (the min-heap and hu_timer), buf.c (write buffers), conn.c (a
  * connection's life: timers, reading, connecting, closing), conn-write.c
  * (its write path), conn-end.c (its end and the report), conn-api.c
- * (pause/resume and the accessors), listen.c (listeners). Each conn file
- * calls only the ones after it in this order: conn-api.c, conn.c,
- * conn-write.c, conn-end.c. Nothing here is installed.
+ * (pause/resume and the accessors), conn-uring.c (io_uring's completions
+ * for a connection), listen.c (listeners). Each conn file calls only the
+ * ones after it in this order: conn-uring.c, conn-api.c, conn.c,
+ * conn-write.c, conn-end.c; all of them may call the backends. Nothing
+ * here is installed.
  *
  * Lifetime, in one paragraph (STYLE.md, "Lifetime"): a listener's or a
  * watch's epoll registration carries a pointer to it; a connection's
@@ -96,6 +99,57 @@ void hu__ep_del(int epfd, int fd);
 /* epoll_wait; EINTR reads as 0 events. */
 int hu__ep_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms);
 
+/* ---- io_uring backend (uring.c) ---- */
+struct hu__ur;
+struct io_uring_cqe;
+/* A ring with its provided buffers, or NULL and *err (then epoll). */
+struct hu__ur *hu__ur_new(int *err);
+void hu__ur_free(struct hu__ur *ur);
+/* Submit what is queued; with `wait`, wait up to timeout_ms (-1: no
+ * limit) for one completion. 0 or a status; EINTR and ETIME read as 0. */
+int hu__ur_enter(struct hu__ur *ur, int wait, int timeout_ms);
+int hu__ur_has_pending(const struct hu__ur *ur);
+/* Requests armed whose last completion has not been taken. */
+unsigned long hu__ur_inflight(const struct hu__ur *ur);
+/* The next completion, copied and released: 1, or 0 if none. */
+int hu__ur_next(struct hu__ur *ur, struct io_uring_cqe *out);
+/* A provided buffer, and giving it back once its data is handled. */
+char *hu__ur_buf(struct hu__ur *ur, unsigned bid);
+void hu__ur_buf_put(struct hu__ur *ur, unsigned bid);
+/* A multishot POLLIN on fd (the epoll fd of listeners and watches). */
+void hu__ur_poll_fd(struct hu__ur *ur, int fd, uint64_t key);
+void hu__ur_cancel_key(struct hu__ur *ur, uint64_t key);
+/* Arm or cancel what the connection's state calls for (uring.c). */
+void hu__ur_sync(hu_conn *c);
+/* Bytes wait in the write buffer: make sure room to write is reported. */
+void hu__ur_want_out(hu_conn *c);
+/* It ended: cancel what is armed, then close the fd, in that order. */
+void hu__ur_close(hu_conn *c);
+/* Reads by multishot receive (else by poll, as on epoll). */
+int hu__ur_streaming(const hu_conn *c);
+/* The user_data of a request `op` for c. */
+uint64_t hu__ur_key(const hu_conn *c, unsigned op);
+
+/* user_data: not a connection's */
+#define HU__UR_IGNORE 0ull /* a cancel or a close: nothing to do */
+#define HU__UR_EPOLL 1ull  /* the epoll fd is readable */
+/* ... a connection's: its key, with the request in bits 28..30 and the
+ * poll's sequence in 24..27 (so fds are below 2^24 on io_uring). */
+#define HU__UR_OP_SHIFT 28
+#define HU__UR_SEQ_BIT 24
+#define HU__UR_FD_LIMIT (1u << 24)
+enum { HU__UR_OP_RECV = 1, HU__UR_OP_POLL = 2, HU__UR_OP_POUT = 3 };
+
+/* hu_conn.ur: what is armed on the ring for a connection. */
+enum {
+	HU__UR_RECV = 1u << 0,   /* a multishot receive, until its last CQE */
+	HU__UR_CANCEL = 1u << 1, /* ... and its cancel is queued */
+	HU__UR_POLL = 1u << 2,   /* a multishot POLLOUT (not reading) */
+	HU__UR_POUT = 1u << 3,   /* a one-shot POLLOUT (reading, data owed) */
+	HU__UR_EOF = 1u << 4     /* the FIN came while paused: held */
+};
+#define HU__UR_SEQ_SHIFT 8 /* 4 bits: the current poll's sequence */
+
 /* ---- sets: listeners and watches ---- */
 
 /*
@@ -168,22 +222,23 @@ enum {
 struct hu__conn_more {
 	struct hu__tnode timer; /* one node for every deadline below */
 	hu_conn *conn;
-	uint64_t last_io;     /* loop ms of the last byte either way */
-	uint64_t deadline;    /* connect, linger or flush deadline, or 0 */
-	uint64_t next_beat;   /* next heartbeat (or drain poll), or 0 */
-	uint64_t mark;        /* flush progress: bytes acknowledged */
-	uint64_t discarded;   /* read and dropped while closing */
-	struct hu_addr *peer; /* cached by the first hu_conn_peer() */
-	unsigned poll_ms;     /* drain: the current poll interval */
+	uint64_t last_io;      /* loop ms of the last byte either way */
+	uint64_t deadline;     /* connect, linger or flush deadline, or 0 */
+	uint64_t next_beat;    /* next heartbeat (or drain poll), or 0 */
+	uint64_t mark;         /* flush progress: bytes acknowledged */
+	uint64_t discarded;    /* read and dropped while closing */
+	struct hu_addr *peer;  /* cached by the first hu_conn_peer() */
+	struct hu__wbuf *held; /* io_uring: received while paused, owed */
+	unsigned poll_ms;      /* drain: the current poll interval */
 };
 
 struct hu_conn {
-	int fd;          /* the socket, and its index in loop->conns */
-	unsigned flags;  /* HU__C_*, the phase and the reason */
-	uint32_t id;     /* hu_conn_id(); its low 31 bits, the generation */
-	uint8_t error;   /* the errno behind the end (Linux's are < 256) */
-	uint8_t pending; /* an errno taken by SO_ERROR early, or 0 */
-	uint16_t unused;
+	int fd;              /* the socket, and its index in loop->conns */
+	unsigned flags;      /* HU__C_*, the phase and the reason */
+	uint32_t id;         /* hu_conn_id(); its low 31 bits, the generation */
+	uint8_t error;       /* the errno behind the end (Linux's are < 256) */
+	uint8_t pending;     /* an errno taken by SO_ERROR early, or 0 */
+	uint16_t ur;         /* io_uring: HU__UR_* armed, and a sequence */
 	struct hu__cfg *cfg; /* callbacks, options, and the loop */
 	void *user;
 	union {
@@ -263,7 +318,12 @@ struct hu_watch {
 #define HU__RBUF (64 * 1024)
 
 struct hu_loop {
-	int epfd;
+	int epfd;          /* everything on epoll; on io_uring, listeners and
+		     watches (the ring polls this fd) */
+	struct hu__ur *ur; /* the io_uring backend, or NULL: epoll */
+	int backend_err;   /* why io_uring was asked for and not used */
+	int ep_armed;      /* io_uring: the poll on epfd is armed */
+	int ep_again;      /* io_uring: look at epfd again (level) */
 	int stop;
 	int in_run;
 	int freeing; /* hu_loop_free() under way */
@@ -357,6 +417,11 @@ void hu__conn_flush(hu_conn *c);
 /* Everything is written: send the FIN or end, as was asked. */
 void hu__conn_settle(hu_conn *c);
 
+/* ---- conn-uring.c ---- */
+/* A completion for c: `key` its user_data, `buf` the provided buffer's
+ * data if it carries one. */
+void hu__conn_cqe(hu_conn *c, uint64_t key, int res, unsigned flags, char *buf);
+
 /* ---- conn.c ---- */
 /* A connection's timer fired (timer.c: a node with no fire function). */
 void hu__conn_timer(hu_loop *loop, struct hu__tnode *n);
@@ -369,6 +434,13 @@ int hu__conn_start(hu_conn *c, int *err);
 void hu__conn_opened(hu_conn *c);
 void hu__conn_event(hu_conn *c, uint32_t events);
 void hu__conn_read_ready(hu_conn *c);
+/* io_uring: bytes a multishot receive took for c; counted and handed on
+ * (or held while paused). */
+void hu__conn_chunk(hu_conn *c, char *buf, size_t n);
+/* io_uring: the receive said 0 (the FIN). */
+void hu__conn_recv_eof(hu_conn *c);
+/* io_uring: the receive failed with err (an RST, a timeout). */
+void hu__conn_recv_error(hu_conn *c, int err);
 /* End it now with `reason` (close the fd; on_close is queued). */
 void hu__conn_finish(hu_conn *c, int reason, int err, int abort);
 /* End it because a call failed with status/err (the reason follows). */
