@@ -20,7 +20,7 @@ BENCH_OUT    ?= docs/bench.md
 
 BENCH_SERVERS := $(BENCH_DIR)/srv-raw $(BENCH_DIR)/srv-uv \
                  $(BENCH_DIR)/srv-event $(BENCH_DIR)/srv-ev \
-                 $(BENCH_DIR)/srv-hangup
+                 $(BENCH_DIR)/srv-hangup $(BENCH_DIR)/srv-hangup-uring
 BENCH_BINS    := $(BENCH_DIR)/load $(BENCH_SERVERS) $(BENCH_DIR)/watch-churn
 BENCH_COMMON  := $(BENCH_OBJDIR)/common.o
 
@@ -56,7 +56,8 @@ bench: bench-deps
 	    "libuv=$(BENCH_DIR)/srv-uv" \
 	    "libevent=$(BENCH_DIR)/srv-event" \
 	    "libev=$(BENCH_DIR)/srv-ev" \
-	    "hangup=$(BENCH_DIR)/srv-hangup"
+	    "hangup=$(BENCH_DIR)/srv-hangup" \
+	    "hangup io_uring=$(BENCH_DIR)/srv-hangup-uring"
 	bench/watch-bench.sh $(BUILD) $(BENCH_OUT)
 
 # `hangup watch` under churn (bench/watch-bench.sh; root, else it says so).
@@ -96,5 +97,15 @@ $(BENCH_DIR)/srv-hangup: $(BENCH_OBJDIR)/srv-hangup.o $(BENCH_COMMON) \
                          $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(BENCH_OBJDIR)/srv-hangup.o $(BENCH_COMMON) $(STATIC)
+
+# The same server on the io_uring backend (issue 16).
+$(BENCH_OBJDIR)/srv-hangup-uring.o: bench/srv-hangup.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -DSRV_BACKEND=HU_BACKEND_IO_URING -c -o $@ $<
+
+$(BENCH_DIR)/srv-hangup-uring: $(BENCH_OBJDIR)/srv-hangup-uring.o \
+                               $(BENCH_COMMON) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(BENCH_OBJDIR)/srv-hangup-uring.o $(BENCH_COMMON) $(STATIC)
 
 -include $(wildcard $(BENCH_OBJDIR)/*.d)

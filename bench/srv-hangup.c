@@ -43,6 +43,10 @@ static void on_close(hu_conn *c, const struct hu_close_info *info)
 	bench_closed(shm);
 }
 
+#ifndef SRV_BACKEND
+#define SRV_BACKEND HU_BACKEND_EPOLL
+#endif
+
 int main(int argc, char **argv)
 {
 	struct hu_listen_config cfg = {
@@ -57,9 +61,18 @@ int main(int argc, char **argv)
 	int rc;
 
 	shm = bench_attach(argc, argv, &port);
-	hu_loop *loop = hu_loop_new();
+	/* The backend is fixed at build time (srv-hangup, srv-hangup-uring),
+	 * HANGUP_BACKEND not read: a measurement says what it measured. */
+	struct hu_loop_config lc = {SRV_BACKEND, HU_LOOP_NOENV};
+	hu_loop *loop = hu_loop_new_with(&lc);
 	if (!loop)
-		bench_die("hu_loop_new");
+		bench_die("hu_loop_new_with");
+	if (hu_loop_backend(loop) != SRV_BACKEND) {
+		fprintf(stderr, "srv-hangup: %s unavailable: %s\n",
+			hu_backend_name(SRV_BACKEND),
+			strerror(hu_loop_backend_error(loop)));
+		return 1;
+	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	rc = hu_listen(loop, addr, &cfg, &l);
 	if (rc < 0) {
