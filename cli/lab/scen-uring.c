@@ -28,7 +28,7 @@
 /* How long a step waits for a completion that should come at once (task
  * work after the peer's segment), and how long for one that should not. */
 #define CQE_MS 1000
-#define NO_CQE_MS 200
+#define NO_CQE_MS 100
 
 /* The ring first (so that without io_uring the scenario skips before any
  * step), then a buffer group of nbufs buffers of len bytes (0: none), then
