@@ -62,11 +62,12 @@ static void cqe_flags_str(unsigned f, char *buf, size_t size)
 static void cqe_text(const struct lab_ring *r, const struct io_uring_cqe *c,
 		     char *buf, size_t size)
 {
-	char res[40], fl[40], bid[16] = "";
+	char res[32], fl[32], bid[12] = "";
 	const char *data = NULL;
 
 	if (c->flags & IORING_CQE_F_BUFFER) {
-		unsigned b = c->flags >> IORING_CQE_BUFFER_SHIFT;
+		unsigned short b =
+		    (unsigned short)(c->flags >> IORING_CQE_BUFFER_SHIFT);
 
 		snprintf(bid, sizeof(bid), " bid=%u", b);
 		data = lab_ring_buf(r, b);
