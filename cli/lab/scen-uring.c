@@ -230,7 +230,8 @@ void scenario_uring_multishot_rst_unread(struct lab *L)
 	lab_ring_close(L, &r);
 }
 
-/* Did an io_uring send raise SIGPIPE? Counted, not obeyed. */
+/* Did an io_uring send raise SIGPIPE? Counted, not obeyed. It should not:
+ * io_sendmsg_prep() (io_uring/net.c) ORs MSG_NOSIGNAL into every send. */
 static volatile sig_atomic_t sigpipes;
 
 static void count_sigpipe(int sig)
@@ -338,6 +339,12 @@ void scenario_uring_multishot_cancel(struct lab *L)
 	lab_ring_close(L, &r);
 }
 
+/*
+ * close() only drops the fd table's reference to the file; a request in
+ * flight took its own when it was issued (io_uring's req->file), so the
+ * socket is released -- and tcp_close() sends the FIN -- only when the
+ * last request on it completes.
+ */
 void scenario_uring_close_with_armed_recv(struct lab *L)
 {
 	struct lab_ring r;
