@@ -8,7 +8,9 @@
 
 #include "hangup.h"
 
+#include <linux/io_uring.h>
 #include <stdio.h>
+#include <string.h>
 
 static void state_str(int st, char *buf, size_t size)
 {
@@ -58,6 +60,42 @@ void lab_expect(struct lab *L, long val, int err, int ev, int st)
 		      s->failed ? lab_errno_name(s->err) : "", e1, e2);
 	lab_fail(L, "step %d %s %s: expected %s; got %s", L->r->nsteps,
 		 s->actor, s->call, s->expect, got);
+}
+
+/*
+ * An io_uring completion: its res (an error is a negative res, not errno)
+ * and whether IORING_CQE_F_MORE is set -- clear on the last completion of
+ * a multishot request, whatever ended it (io_uring/net.c).
+ */
+void lab_expect_cqe(struct lab *L, long res, int more, int ev, int st)
+{
+	struct lab_step *s = lab_last_step(L);
+	int got_more = s->cqe && (s->cqe_flags & IORING_CQE_F_MORE);
+	char rest[48], want[40];
+
+	lab_expect(L, LAB_ANY, 0, ev, st);
+	snprintf(rest, sizeof(rest), "%.47s", s->expect);
+	if (res == LAB_NO_CQE)
+		snprintf(want, sizeof(want), "no CQE");
+	else if (res == LAB_ANY)
+		snprintf(want, sizeof(want), "a CQE");
+	else if (res < 0)
+		snprintf(want, sizeof(want), "res=%ld %s", res,
+			 lab_errno_name((int)-res));
+	else
+		snprintf(want, sizeof(want), "res=%ld", res);
+	if (more != LAB_ANY && res != LAB_NO_CQE)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want),
+			 " F_MORE %s", more ? "set" : "clear");
+	snprintf(s->expect, sizeof(s->expect), "%s%s%s", want,
+		 rest[0] ? " " : "", rest);
+	if (res == LAB_NO_CQE ? !s->cqe
+			      : s->cqe && (res == LAB_ANY || s->val == res) &&
+				    (more == LAB_ANY || got_more == !!more))
+		return;
+	s->ok = 0;
+	lab_fail(L, "step %d %s %s: expected %s; got %s", L->r->nsteps,
+		 s->actor, s->call, want, s->ret);
 }
 
 void lab_expect_queues(struct lab *L, int outq, int inq)

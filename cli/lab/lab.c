@@ -19,8 +19,11 @@
  *   scen-dead-peer.c   family dead-peer (private namespace, nft drops)
  *   scen-connect.c     family connect
  *   scen-unix.c        family unix
+ *   scen-uring.c       family io_uring (recv completions; two in namespaces)
  *   step-syscall.c     steps that make one raw call: lab_step_recv(), ...
  *   step-hangup.c      steps through hangup: lab_step_hu_probe(), ...
+ *   step-uring.c       the io_uring step: submit, wait for one completion
+ *   uring.c            an io_uring by raw syscalls, a provided-buffer ring
  *   expect.c           lab_expect*(): a step or the packets vs expected
  *   step.c             the step machinery: a step, its snapshot, nft
  *   fixture.c          pairs and listeners on loopback, namespaces, fds
@@ -59,7 +62,8 @@ static const char lab_usage[] =
     "Replay, on this machine's kernel, the ways a connection can end, and\n"
     "check each step against the expected kernel behaviour. Loopback only\n"
     "(port 0); the dead-peer scenarios run in private network namespaces\n"
-    "and need root or CAP_SYS_ADMIN + CAP_NET_ADMIN (else they skip).\n"
+    "and need root or CAP_SYS_ADMIN + CAP_NET_ADMIN (else they skip); the\n"
+    "io_uring ones skip where io_uring is unavailable.\n"
     "As root (or CAP_NET_RAW) each scenario's own TCP segments are\n"
     "captured on lo and drawn as a ladder diagram. Arguments pick\n"
     "scenarios by name, by glob ('abortive-close*') or by family (see\n"

@@ -27,7 +27,8 @@
 #define LAB_MAX_STEPS 40
 #define LAB_MAX_PKTS 100
 #define LAB_MAX_MIS 8
-#define LAB_ANY INT_MIN /* an expectation that accepts anything */
+#define LAB_ANY INT_MIN          /* an expectation that accepts anything */
+#define LAB_NO_CQE (INT_MIN + 1) /* lab_step_cqe(): no completion came */
 
 enum { LAB_PASS = 0, LAB_FAIL = 1, LAB_SKIP = 2 };
 
@@ -47,7 +48,7 @@ struct lab_step {
 	double t_end;      /* ... when it returned (a blocking call: later) */
 	char actor[12];    /* "us", "peer", "client", "server", "nft", ... */
 	char call[80];     /* the call as written: recv(64), close(), ... */
-	char ret[64];      /* its result as text ("" for an observation) */
+	char ret[96];      /* its result as text ("" for an observation) */
 	int ret_says_wait; /* `ret` already says how long the call waited */
 	long val;   /* what the expectation compares: ret, SO_ERROR value,
 		       HU_* status, epoll mask, signal number */
@@ -62,8 +63,10 @@ struct lab_step {
 	int outq, inq;   /* SIOCOUTQ / SIOCINQ; -1 n/a (listener) */
 	char hangup[64]; /* hangup's classification */
 	char note[128];
-	char expect[96]; /* what was expected, as text ("" = not checked) */
-	int ok;          /* 1 unless the expectation failed */
+	char expect[96];    /* what was expected, as text ("" = not checked) */
+	int ok;             /* 1 unless the expectation failed */
+	int cqe;            /* an io_uring completion: `val` is its res */
+	unsigned cqe_flags; /* ... and these its flags (IORING_CQE_F_*) */
 };
 
 /* The TCP header's flag bits (RFC 9293, 3.1), as struct lab_pkt holds
@@ -251,6 +254,62 @@ long lab_step_recv_stale(struct lab *L, const char *who, int fd, size_t len,
 long lab_step_send_stale(struct lab *L, const char *who, int fd,
 			 const char *data, int preset, int do_preset);
 
+/* ---- uring.c: an io_uring by raw system calls (no liburing) ---- */
+struct io_uring_sqe;
+struct io_uring_cqe;
+struct io_uring_buf_ring;
+struct lab_ring {
+	int fd;
+	char *ring; /* the SQ and CQ rings, one mapping */
+	size_t sq_len, sqes_len, cq_len;
+	unsigned *sq_tail, *sq_mask, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	unsigned to_submit;
+	/* The provided-buffer ring of multishot receives (lab_ring_bufs). */
+	struct io_uring_buf_ring *br;
+	size_t br_len;
+	char *bufs;
+	unsigned nbufs, buf_len;
+	unsigned short bgid;
+	char rbuf[256]; /* a one-shot recv's buffer */
+	char sbuf[128]; /* a send's data, alive until it completes */
+};
+/* The lab's requests, by user_data: named in the completion steps. */
+enum lab_req { LAB_REQ_RECV = 1, LAB_REQ_MSHOT, LAB_REQ_SEND, LAB_REQ_CANCEL };
+/* A ring of 8 entries, its fd tracked; -1 after lab_skip() saying why
+ * io_uring is unavailable (ENOSYS, io_uring_disabled, seccomp). */
+int lab_ring_open(struct lab *L, struct lab_ring *r);
+void lab_ring_close(struct lab *L, struct lab_ring *r);
+/* Queue one request (submitted by the next lab_ring_submit or step). */
+void lab_ring_prep_recv(struct lab_ring *r, int fd, size_t len,
+			unsigned long long user_data);
+void lab_ring_prep_recv_multishot(struct lab_ring *r, int fd,
+				  unsigned long long user_data);
+void lab_ring_prep_send(struct lab_ring *r, int fd, const char *data,
+			unsigned long long user_data);
+void lab_ring_prep_cancel(struct lab_ring *r, unsigned long long target,
+			  unsigned long long user_data);
+/* How many were submitted, or -errno. */
+int lab_ring_submit(struct lab_ring *r);
+/* 1 a completion was taken into *out, 0 none within timeout_ms, -errno. */
+int lab_ring_wait(struct lab_ring *r, struct io_uring_cqe *out, int timeout_ms);
+/* Register a provided-buffer ring (IORING_REGISTER_PBUF_RING) of n
+ * buffers of len bytes as group bgid, all of them in it; 0 or -errno. */
+int lab_ring_bufs(struct lab_ring *r, unsigned short bgid, unsigned n,
+		  unsigned len);
+/* Hand buffer bid back to the kernel; its bytes, by buffer id. */
+void lab_ring_buf_recycle(struct lab_ring *r, unsigned bid);
+const char *lab_ring_buf(const struct lab_ring *r, unsigned bid);
+
+/* ---- step-uring.c: the io_uring steps ---- */
+/* Submit what is queued and wait up to timeout_ms for one completion,
+ * recording its request, res and flags (`call` says what was done). The
+ * value is the completion's res, or LAB_NO_CQE. */
+long lab_step_cqe(struct lab *L, struct lab_ring *r, const char *call,
+		  int timeout_ms);
+
 /* ---- step-hangup.c: steps through hangup's own calls ---- */
 long lab_step_hu_recv(struct lab *L, int fd);
 long lab_step_hu_send(struct lab *L, int fd, const char *data);
@@ -268,6 +327,10 @@ void lab_expect(struct lab *L, long val, int err, int ev, int st);
 void lab_expect_queues(struct lab *L, int outq, int inq);
 /* The myth steps: errno after the successful call must still be `err`. */
 void lab_expect_stale_errno(struct lab *L, int err);
+/* The last step's io_uring completion: res `res` (LAB_NO_CQE: none came),
+ * IORING_CQE_F_MORE set (more = 1) or clear (0, the request ended; LAB_ANY
+ * not checked), epoll mask and TCP state as lab_expect. */
+void lab_expect_cqe(struct lab *L, long res, int more, int ev, int st);
 /* Packets (when capturing): some segment has one of `must`'s flags, none
  * has one of `must_not`'s (enum lab_tcp_flag bits). */
 void lab_expect_packets(struct lab *L, unsigned char must,
@@ -404,5 +467,18 @@ void scenario_unix_data_close(struct lab *L);
 void scenario_unix_unread_close(struct lab *L);
 void scenario_unix_half_close(struct lab *L);
 void scenario_unix_sigpipe(struct lab *L);
+/* scen-uring.c */
+void scenario_uring_recv_fin(struct lab *L);
+void scenario_uring_multishot_fin(struct lab *L);
+void scenario_uring_recv_rst(struct lab *L);
+void scenario_uring_multishot_rst(struct lab *L);
+void scenario_uring_multishot_rst_unread(struct lab *L);
+void scenario_uring_recv_fin_then_rst(struct lab *L);
+void scenario_uring_multishot_enobufs(struct lab *L);
+void scenario_uring_multishot_cancel(struct lab *L);
+void scenario_uring_close_with_armed_recv(struct lab *L);
+void scenario_uring_shutdown_armed_recv(struct lab *L);
+void scenario_uring_dead_peer(struct lab *L);
+void scenario_uring_dead_peer_busy(struct lab *L);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 
+#include <linux/io_uring.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,6 +42,11 @@ static void json_step(const struct lab_step *s, int n)
 	json_kv("ret", s->ret, 1);
 	printf(",\"value\":%ld", s->val);
 	json_kv("errno", s->failed ? lab_errno_name(s->err) : NULL, 1);
+	/* An io_uring completion: its error is in res, not in errno. */
+	if (s->cqe)
+		printf(",\"cqe\":{\"res\":%ld,\"flags\":%u,\"more\":%s}",
+		       s->val, s->cqe_flags,
+		       (s->cqe_flags & IORING_CQE_F_MORE) ? "true" : "false");
 	if (s->stale) {
 		json_kv("errno_before_call",
 			s->stale_before ? lab_errno_name(s->stale_before) : "0",

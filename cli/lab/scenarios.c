@@ -14,6 +14,17 @@
 	"Treat ECONNRESET and EPIPE alike; the error is handed out once, so " \
 	"keep it (hu_probe/hu_recv do) or a later recv() reads as EOF."
 
+#define URING_FIN_RULE                                                      \
+	"A recv completion with res == 0 is the peer's FIN; res < 0 is an " \
+	"error (-res is the errno); errno itself is never set."
+#define URING_RST_RULE                                                      \
+	"res=-ECONNRESET comes once: keep it, as with recv(); a multishot " \
+	"recv ends with it (F_MORE clear)."
+#define URING_END_RULE                                                         \
+	"A multishot ends with F_MORE clear; -ENOBUFS and -ECANCELED end the " \
+	"request, not the connection: re-arm (after giving buffers back). "    \
+	"Only res == 0 or another error is the peer gone."
+
 const struct lab_scenario lab_scenarios[] = {
     {"peer-close", "peer-close", "Peer close() with nothing pending",
      "The peer's FIN: recv() returns 0, again and again; epoll IN+OUT+RDHUP "
@@ -243,6 +254,90 @@ const struct lab_scenario lab_scenarios[] = {
      "retransmission (~1 s) once the queue has room.",
      "A slow accept() shows up as connect latency, not as an error.",
      scenario_accept_queue_full, 0, 0},
+    {"uring-recv-fin", "io_uring", "io_uring recv: data, then the FIN",
+     "One-shot IORING_OP_RECV completions: res=5 (the data), then res=0 "
+     "(the FIN), and res=0 again for every new recv. F_SOCK_NONEMPTY is set "
+     "on both: the kernel counts a pending FIN as something to read.",
+     URING_FIN_RULE, scenario_uring_recv_fin, 0, 0},
+    {"uring-multishot-fin", "io_uring",
+     "io_uring multishot recv: data, then the FIN",
+     "Each message is a completion with F_MORE and F_BUFFER set (a buffer "
+     "id); the FIN is the last completion: res=0, F_MORE clear, no buffer. "
+     "Nothing comes after it.",
+     URING_FIN_RULE, scenario_uring_multishot_fin, 0, 0},
+    {"uring-recv-rst", "io_uring",
+     "io_uring recv: the peer closes with unread data (RST)",
+     "Data that arrived before the RST is completed first (res=3), then "
+     "res=-ECONNRESET once, then res=0: the same order and the same "
+     "once-only error as recv().",
+     URING_RST_RULE, scenario_uring_recv_rst, 0, 0},
+    {"uring-multishot-rst", "io_uring",
+     "io_uring multishot recv armed when the peer aborts",
+     "A data completion with F_MORE, then the RST as the last completion: "
+     "res=-ECONNRESET, F_MORE clear. A new recv then completes with 0.",
+     URING_RST_RULE, scenario_uring_multishot_rst, 0, 0},
+    {"uring-multishot-rst-unread", "io_uring",
+     "io_uring multishot recv armed after the data and the RST arrived",
+     "The data is not lost: the first completion is the data (F_MORE set), "
+     "the next -ECONNRESET with F_MORE clear.",
+     URING_RST_RULE, scenario_uring_multishot_rst_unread, 0, 0},
+    {"uring-recv-fin-then-rst", "io_uring",
+     "io_uring: the FIN, then an RST drawn by our send",
+     "recv completes with 0; an IORING_OP_SEND after the FIN completes "
+     "with 1 and draws an RST; recv still completes with 0 (after a FIN the "
+     "RST is never reported by recv); the next send completes with -EPIPE "
+     "and raises no SIGPIPE (io_uring sends with MSG_NOSIGNAL).",
+     "After res=0, stop sending: a send completes with -EPIPE (or "
+     "-ECONNRESET), never a signal; treat both as the peer gone.",
+     scenario_uring_recv_fin_then_rst, 0, 0},
+    {"uring-multishot-enobufs", "io_uring",
+     "io_uring multishot recv: out of provided buffers",
+     "Two 16-byte buffers and 40 bytes queued: two completions of 16 with "
+     "F_MORE, then res=-ENOBUFS with F_MORE clear while the socket is still "
+     "ESTABLISHED with 8 bytes unread. With the buffers given back and the "
+     "recv re-armed, the 8 bytes come; only res=0 is the peer's close.",
+     URING_END_RULE, scenario_uring_multishot_enobufs, 0, 0},
+    {"uring-multishot-cancel", "io_uring",
+     "io_uring multishot recv: cancelled (IORING_OP_ASYNC_CANCEL)",
+     "The cancel completes with res=0, the multishot with res=-ECANCELED "
+     "and F_MORE clear; the connection is untouched: no FIN, no RST, and a "
+     "new recv reads what the peer sends next.",
+     URING_END_RULE, scenario_uring_multishot_cancel, 0, 0},
+    {"uring-close-with-armed-recv", "io_uring",
+     "io_uring: close() while a multishot recv is armed",
+     "close() returns 0 but sends no FIN: the armed request holds its own "
+     "reference to the socket, so the peer still sees ESTABLISHED. Only "
+     "when the cancel completes (res=0, then the recv's -ECANCELED) is the "
+     "last reference gone and the FIN sent.",
+     "close() with a request armed does not close the connection: cancel "
+     "the fd's requests (or shutdown()) first, and free the connection "
+     "only after the last completion (F_MORE clear).",
+     scenario_uring_close_with_armed_recv, 0, 0},
+    {"uring-shutdown-armed-recv", "io_uring",
+     "io_uring: shutdown(SHUT_RDWR) while a multishot recv is armed",
+     "shutdown() acts on the socket, not the fd: the FIN goes out at once "
+     "(FIN_WAIT2, the peer CLOSE_WAIT) and the armed recv ends with res=0, "
+     "F_MORE clear -- our own SHUT_RD reads as EOF.",
+     "To end a connection with requests armed, shutdown() it: they "
+     "complete, then close().",
+     scenario_uring_shutdown_armed_recv, 0, 0},
+    {"uring-dead-peer", "io_uring",
+     "io_uring: dead peer, idle, multishot recv armed",
+     "With keepalive 1/1/3 and TCP_USER_TIMEOUT=3000 the armed recv ends "
+     "about 3 s after keepalive was armed: res=-ETIMEDOUT, F_MORE clear; "
+     "epoll IN+OUT+RDHUP+HUP, CLOSE. A new recv then completes with 0.",
+     "An armed recv waits forever for a dead peer unless keepalive and "
+     "TCP_USER_TIMEOUT are set (hu_liveness); -ETIMEDOUT is the peer gone.",
+     scenario_uring_dead_peer, 1, 4},
+    {"uring-dead-peer-busy", "io_uring",
+     "io_uring: dead peer, unacknowledged send, recv armed",
+     "The send completes at once (res=100: queued, not delivered); the "
+     "data is retransmitted unanswered and TCP_USER_TIMEOUT=3000 ends the "
+     "connection about 3.4 s after the send: the armed recv completes with "
+     "-ETIMEDOUT.",
+     "A send's completion means queued, not received; only a recv "
+     "completion (or keepalive + TCP_USER_TIMEOUT) tells of a dead peer.",
+     scenario_uring_dead_peer_busy, 1, 4},
     {"myth-recv-eagain", "myths",
      "Myth: \"recv() == 0 and errno == EAGAIN means the peer closed\"",
      "False. recv() returning 0 never writes errno: after a real close it "

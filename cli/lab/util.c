@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,6 +69,11 @@ const char *lab_errno_name(int err)
 	static char buf[16];
 	const char *n = hu_errno_name(err);
 
+	if (n)
+		return n;
+	/* An errno hangup never reports, such as an io_uring completion's
+	 * ECANCELED: libc's name for it. */
+	n = strerrorname_np(err);
 	if (n)
 		return n;
 	snprintf(buf, sizeof(buf), "errno %d", err);
