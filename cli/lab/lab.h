@@ -104,6 +104,7 @@ enum lab_capture {
  * TCP sockets, in watch's words, beside what the capture says of the same
  * socket (watch-view.c). Counts are -1 where unknown (or not compared). */
 #define LAB_MAX_WATCH 6
+#define LAB_MAX_WSOCK 16 /* TCP sockets of a scenario that watch follows */
 struct lab_watch_rec {
 	char end[8]; /* "client" or "server", by the lab's ports */
 	char local[24], peer[24];
@@ -182,8 +183,8 @@ struct lab {
 	struct {
 		unsigned long long cookie;
 		int conn;
-	} wsock[16];
-	int nwsock;
+	} wsock[LAB_MAX_WSOCK];
+	int nwsock, wsock_full;
 };
 
 /* ---- util.c: the leaves, calling nothing else of the lab ---- */

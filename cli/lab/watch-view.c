@@ -335,8 +335,9 @@ static double mono_offset(void)
 static void collect(struct lab *L)
 {
 	static struct lab_pkt extra[2 * LAB_MAX_PKTS];
-	struct watch_record recs[16];
-	int got[16] = {0}, nrec = 0, want = nconn(L), nextra = 0;
+	struct watch_record recs[LAB_MAX_WSOCK];
+	int got[LAB_MAX_WSOCK] = {0}, nrec = 0, want = nconn(L), nextra = 0;
+	struct watch_stats st;
 	double until = lab_now() + WAIT_MS / 1e3;
 	double off;
 
@@ -366,10 +367,20 @@ static void collect(struct lab *L)
 		if (L->r->nwatch < LAB_MAX_WATCH)
 			compare(L, &recs[i], extra, nextra, off);
 	}
-	if (nrec > LAB_MAX_WATCH)
+	/* What could explain a mismatch, or make the view partial, is said:
+	 * watch's own losses and the sockets not followed. */
+	watch_get_stats(L->w, &st);
+	if (st.lost_samples || st.netlink_overruns)
 		snprintf(L->r->wnote, sizeof(L->r->wnote),
-			 "%d records, the first %d compared", nrec,
-			 LAB_MAX_WATCH);
+			 "watch lost %llu tracepoint samples, %llu netlink "
+			 "overruns",
+			 (unsigned long long)st.lost_samples,
+			 (unsigned long long)st.netlink_overruns);
+	else if (nrec > LAB_MAX_WATCH || L->wsock_full)
+		snprintf(L->r->wnote, sizeof(L->r->wnote),
+			 "more sockets than the lab follows: %d of %d records "
+			 "compared",
+			 nrec < LAB_MAX_WATCH ? nrec : LAB_MAX_WATCH, nrec);
 }
 
 void lab_wview_before_close(struct lab *L)
