@@ -73,10 +73,14 @@ void lab_wview_open(struct lab *L)
 	o.hold_ms = 20;
 	L->w =
 	    watch_open(&o, err, sizeof(err), missing, sizeof(missing), &usage);
+	/* `hangup lab` found the engine able to run before any scenario
+	 * (lab.c: watch_ready()), so failing here is not a lacking privilege
+	 * but a check that could not be made: the scenario fails. */
 	L->r->watch = LAB_WATCH_NONE;
 	if (L->w == NULL) {
 		snprintf(L->r->wnote, sizeof(L->r->wnote), "watch: %.100s",
 			 err);
+		lab_fail(L, "watch: cannot open the engine: %.150s", err);
 		return;
 	}
 	watch_get_stats(L->w, &st);
@@ -84,6 +88,7 @@ void lab_wview_open(struct lab *L)
 		/* sock_diag alone knows bytes, not who or why. */
 		snprintf(L->r->wnote, sizeof(L->r->wnote), "watch lacks %.100s",
 			 missing);
+		lab_fail(L, "watch: the engine lacks %.150s", missing);
 		watch_close(L->w);
 		L->w = NULL;
 		return;
