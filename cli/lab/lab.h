@@ -104,7 +104,6 @@ enum lab_capture {
  * TCP sockets, in watch's words, beside what the capture says of the same
  * socket (watch-view.c). Counts are -1 where unknown (or not compared). */
 #define LAB_MAX_WATCH 6
-#define LAB_MAX_WSOCK 16 /* TCP sockets of a scenario that watch follows */
 struct lab_watch_rec {
 	char end[8]; /* "client" or "server", by the lab's ports */
 	char local[24], peer[24];
@@ -175,16 +174,11 @@ struct lab {
 	int ncports, nsports;
 	int fds[32]; /* every fd the scenario opened, closed at the end */
 	int nfds;
-	/* --watch (watch-view.c): the engine, once open, and the cookie of
-	 * every TCP socket the scenario made; conn 0 for one that is not a
-	 * connection (a listener, a bound port that refuses). */
-	int want_watch; /* 1, or 2: perturb the records (self-test) */
-	struct watch *w;
-	struct {
-		unsigned long long cookie;
-		int conn;
-	} wsock[LAB_MAX_WSOCK];
-	int nwsock, wsock_full;
+	/* --watch (watch-view.c): 1, or 2 for its self-test (the records
+	 * perturbed); the engine, its reader thread and the cookies of the
+	 * scenario's TCP sockets, once open. */
+	int want_watch;
+	struct lab_wview *wv;
 };
 
 /* ---- util.c: the leaves, calling nothing else of the lab ---- */

@@ -49,7 +49,9 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -58,75 +60,184 @@
 #define WAIT_MS 1500 /* for every record: 20 ms hold + the diag delay */
 #define MAX_SEEN 64  /* distinct data segments per direction */
 
+/*
+ * The engine is read all along by a thread of the scenario process, not
+ * only at the end: the tracepoints see every TCP socket on the host, and
+ * a scenario that waits 4 s (dead-peer) while another program churns
+ * connections would otherwise overflow the rings (measured: 3774 samples
+ * lost, the records then sock_diag's alone). The thread keeps the records
+ * of the scenario's cookies and drops the rest; the mutex guards the
+ * cookie table and those records. A scenario's forked children (a peer
+ * that holds a socket, a write() without MSG_NOSIGNAL) only make
+ * syscalls: they never touch the mutex.
+ */
+#define MAX_SOCKS 16 /* TCP sockets of one scenario that watch follows */
+
+struct lab_wview {
+	struct watch *w;
+	pthread_t reader;
+	pthread_mutex_t mu;
+	int stop;       /* under mu: the reader is to end */
+	int joined;     /* the reader has ended: no lock needed any more */
+	int reader_err; /* watch_poll failed: errno */
+	struct {
+		unsigned long long cookie;
+		int conn; /* 0: a listener, a bound port (no record) */
+		int got;  /* its record is in rec */
+		struct watch_record rec;
+	} s[MAX_SOCKS];
+	int n, full;
+};
+
+/* The reader thread: records of the scenario's sockets, kept. */
+static void *reader(void *arg)
+{
+	struct lab_wview *v = arg;
+	int stop = 0;
+
+	while (!stop) {
+		struct watch_record w;
+
+		if (watch_poll(v->w, 25) < 0 && errno != EINTR) {
+			pthread_mutex_lock(&v->mu);
+			v->reader_err = errno;
+			pthread_mutex_unlock(&v->mu);
+			break;
+		}
+		pthread_mutex_lock(&v->mu);
+		while (watch_next(v->w, &w) == 1)
+			for (int i = 0; i < v->n; i++)
+				if (v->s[i].cookie == w.cookie &&
+				    !v->s[i].got) {
+					v->s[i].rec = w;
+					v->s[i].got = 1;
+				}
+		stop = v->stop;
+		pthread_mutex_unlock(&v->mu);
+	}
+	return NULL;
+}
+
+/* End the reader thread (once). */
+static void stop_reader(struct lab_wview *v)
+{
+	if (v->joined)
+		return;
+	pthread_mutex_lock(&v->mu);
+	v->stop = 1;
+	pthread_mutex_unlock(&v->mu);
+	pthread_join(v->reader, NULL);
+	v->joined = 1;
+}
+
+/* End the reader thread and the engine. */
+static void wview_close(struct lab *L)
+{
+	struct lab_wview *v = L->wv;
+
+	if (v == NULL)
+		return;
+	stop_reader(v);
+	pthread_mutex_destroy(&v->mu);
+	watch_close(v->w);
+	free(v);
+	L->wv = NULL;
+}
+
 void lab_wview_open(struct lab *L)
 {
 	struct watch_opts o;
 	struct watch_stats st;
+	struct lab_wview *v;
 	char err[160], missing[160] = "";
-	int usage = 0;
+	int usage = 0, rc;
 
 	if (!L->want_watch)
 		return;
-	if (L->w) /* reopened in the scenario's namespace */
-		watch_close(L->w);
-	memset(&o, 0, sizeof(o));
-	o.hold_ms = 20;
-	L->w =
-	    watch_open(&o, err, sizeof(err), missing, sizeof(missing), &usage);
+	wview_close(L); /* reopened in the scenario's namespace */
 	/* `hangup lab` found the engine able to run before any scenario
 	 * (lab.c: watch_ready()), so failing here is not a lacking privilege
 	 * but a check that could not be made: the scenario fails. */
 	L->r->watch = LAB_WATCH_NONE;
-	if (L->w == NULL) {
+	memset(&o, 0, sizeof(o));
+	o.hold_ms = 20;
+	v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		lab_fail(L, "watch: out of memory");
+		return;
+	}
+	v->w =
+	    watch_open(&o, err, sizeof(err), missing, sizeof(missing), &usage);
+	if (v->w == NULL) {
 		snprintf(L->r->wnote, sizeof(L->r->wnote), "watch: %.100s",
 			 err);
 		lab_fail(L, "watch: cannot open the engine: %.150s", err);
+		free(v);
 		return;
 	}
-	watch_get_stats(L->w, &st);
+	watch_get_stats(v->w, &st);
 	if (!st.trace_ok) {
 		/* sock_diag alone knows bytes, not who or why. */
 		snprintf(L->r->wnote, sizeof(L->r->wnote), "watch lacks %.100s",
 			 missing);
 		lab_fail(L, "watch: the engine lacks %.150s", missing);
-		watch_close(L->w);
-		L->w = NULL;
+		watch_close(v->w);
+		free(v);
 		return;
 	}
+	pthread_mutex_init(&v->mu, NULL);
+	rc = pthread_create(&v->reader, NULL, reader, v);
+	if (rc != 0) {
+		lab_fail(L, "watch: cannot start its reader: %s",
+			 lab_errno_name(rc));
+		pthread_mutex_destroy(&v->mu);
+		watch_close(v->w);
+		free(v);
+		return;
+	}
+	L->wv = v;
 	L->r->watch = LAB_WATCH_ON;
 }
 
 void lab_wview_track(struct lab *L, int fd)
 {
+	struct lab_wview *v = L->wv;
 	unsigned long long cookie = 0;
 	socklen_t len = sizeof(int);
 	int proto = 0;
 
-	if (L->w == NULL ||
-	    L->nwsock >= (int)(sizeof(L->wsock) / sizeof(L->wsock[0])))
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 ||
+	if (v == NULL ||
+	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 ||
 	    proto != IPPROTO_TCP)
 		return;
 	len = sizeof(cookie);
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
 		return;
-	L->wsock[L->nwsock].cookie = cookie;
-	L->wsock[L->nwsock].conn = 1;
-	L->nwsock++;
+	pthread_mutex_lock(&v->mu);
+	if (v->n < MAX_SOCKS) {
+		v->s[v->n].cookie = cookie;
+		v->s[v->n].conn = 1;
+		v->n++;
+	} else {
+		v->full = 1; /* said in the note, not silently left out */
+	}
+	pthread_mutex_unlock(&v->mu);
 }
 
 void lab_wview_not_conn(struct lab *L, int fd)
 {
+	struct lab_wview *v = L->wv;
 	unsigned long long cookie = 0;
 	socklen_t len = sizeof(cookie);
 
-	if (L->w == NULL ||
+	if (v == NULL ||
 	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
 		return;
-	for (int i = 0; i < L->nwsock; i++)
-		if (L->wsock[i].cookie == cookie)
-			L->wsock[i].conn = 0;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < v->n; i++)
+		if (v->s[i].cookie == cookie)
+			v->s[i].conn = 0;
+	pthread_mutex_unlock(&v->mu);
 }
 
 /* The segments of one socket as its end saw them (see the top). */
@@ -307,23 +418,15 @@ static void compare(struct lab *L, const struct watch_record *w,
 	x->ok = L->r->nmis == nmis;
 }
 
-static int wanted(const struct lab *L, uint64_t cookie, int *got)
-{
-	for (int i = 0; i < L->nwsock; i++)
-		if (L->wsock[i].cookie == cookie && L->wsock[i].conn &&
-		    !got[i]) {
-			got[i] = 1;
-			return 1;
-		}
-	return 0;
-}
-
-static int nconn(const struct lab *L)
+/* Connections whose record has not come yet. */
+static int missing_records(struct lab_wview *v)
 {
 	int n = 0;
 
-	for (int i = 0; i < L->nwsock; i++)
-		n += L->wsock[i].conn;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < v->n; i++)
+		n += v->s[i].conn && !v->s[i].got;
+	pthread_mutex_unlock(&v->mu);
 	return n;
 }
 
@@ -340,48 +443,49 @@ static double mono_offset(void)
 static void collect(struct lab *L)
 {
 	static struct lab_pkt extra[2 * LAB_MAX_PKTS];
-	struct watch_record recs[LAB_MAX_WSOCK];
-	int got[LAB_MAX_WSOCK] = {0}, nrec = 0, want = nconn(L), nextra = 0;
+	struct lab_wview *v = L->wv;
 	struct watch_stats st;
-	double until = lab_now() + WAIT_MS / 1e3;
-	double off;
+	double until = lab_now() + WAIT_MS / 1e3, off;
+	int nextra, nrec = 0;
 
-	while (nrec < want && lab_now() < until) {
-		struct watch_record w;
-
-		if (watch_poll(L->w, 25) < 0 && errno != EINTR)
-			break;
-		while (nrec < want && watch_next(L->w, &w) == 1)
-			if (wanted(L, w.cookie, got))
-				recs[nrec++] = w;
-	}
+	while (missing_records(v) > 0 && lab_now() < until)
+		lab_sleep_ms(10);
+	/* The reader is done: what it kept is ours to read. */
+	stop_reader(v);
+	if (v->reader_err)
+		lab_fail(L, "watch: reading the engine failed: %s",
+			 lab_errno_name(v->reader_err));
 	/* The segments of the fixture's close, for the comparison only. */
 	memcpy(extra, L->r->pkts, sizeof(struct lab_pkt) * (size_t)L->r->npkts);
 	nextra = L->r->npkts;
 	lab_capture_drain_into(L, extra, &nextra, 2 * LAB_MAX_PKTS);
 	off = mono_offset();
-	for (int i = 0; i < L->nwsock; i++)
-		if (L->wsock[i].conn && !got[i])
+	for (int i = 0; i < v->n; i++) {
+		if (!v->s[i].conn)
+			continue;
+		if (!v->s[i].got) {
 			lab_fail(L,
 				 "watch: no record of socket cookie %llu "
 				 "within %d ms",
-				 L->wsock[i].cookie, WAIT_MS);
-	for (int i = 0; i < nrec; i++) {
+				 v->s[i].cookie, WAIT_MS);
+			continue;
+		}
+		nrec++;
 		if (L->want_watch == 2)
-			perturb(&recs[i]);
+			perturb(&v->s[i].rec);
 		if (L->r->nwatch < LAB_MAX_WATCH)
-			compare(L, &recs[i], extra, nextra, off);
+			compare(L, &v->s[i].rec, extra, nextra, off);
 	}
 	/* What could explain a mismatch, or make the view partial, is said:
 	 * watch's own losses and the sockets not followed. */
-	watch_get_stats(L->w, &st);
+	watch_get_stats(v->w, &st);
 	if (st.lost_samples || st.netlink_overruns)
 		snprintf(L->r->wnote, sizeof(L->r->wnote),
 			 "watch lost %llu tracepoint samples, %llu netlink "
 			 "overruns",
 			 (unsigned long long)st.lost_samples,
 			 (unsigned long long)st.netlink_overruns);
-	else if (nrec > LAB_MAX_WATCH || L->wsock_full)
+	else if (nrec > LAB_MAX_WATCH || v->full)
 		snprintf(L->r->wnote, sizeof(L->r->wnote),
 			 "more sockets than the lab follows: %d of %d records "
 			 "compared",
@@ -392,7 +496,7 @@ void lab_wview_before_close(struct lab *L)
 {
 	struct linger lg = {1, 0};
 
-	if (L->w == NULL || !lab_dropped_at(L->r, lab_now() - L->t0))
+	if (L->wv == NULL || !lab_dropped_at(L->r, lab_now() - L->t0))
 		return;
 	for (int i = 0; i < L->nfds; i++)
 		if (L->fds[i] >= 0)
@@ -404,12 +508,12 @@ void lab_wview_finish(struct lab *L)
 {
 	struct lab_result *r = L->r;
 
-	if (L->w == NULL)
+	if (L->wv == NULL)
 		return;
 	if (r->verdict == LAB_SKIP) {
 		r->watch = LAB_WATCH_NONE;
 		snprintf(r->wnote, sizeof(r->wnote), "the scenario skipped");
-	} else if (L->nwsock == 0) {
+	} else if (L->wv->n == 0) {
 		r->watch = LAB_WATCH_NONE;
 		snprintf(r->wnote, sizeof(r->wnote),
 			 "no TCP socket (watch sees TCP only)");
@@ -420,6 +524,5 @@ void lab_wview_finish(struct lab *L)
 	} else {
 		collect(L);
 	}
-	watch_close(L->w);
-	L->w = NULL;
+	wview_close(L);
 }
