@@ -381,6 +381,76 @@ else
 	skip "needs root and setpriv to run unprivileged"
 fi
 
+# --watch: every scenario again with watch's engine attached, its record
+# of each TCP socket compared with the capture (root: tracepoints and the
+# capture; else exit 4, said in one line before anything runs).
+if [ $root -eq 1 ]; then
+	"$H" lab --watch --json >"$tmp/w.json" 2>"$tmp/w.err"
+	rc=$?
+	ok $rc "--watch: every scenario passes with watch's view matching"
+	[ $rc -ne 0 ] && jq -c 'select(.verdict=="fail") | {name, mismatches}' \
+		"$tmp/w.json" | sed 's/^/# /'
+	# wq FILTER: jq -e over the --watch run (slurped)
+	wq() { jq -e -s "$1" "$tmp/w.json" >/dev/null 2>&1; }
+	wq 'map(select(.family != "unix")) | all(.watch | length > 0) and
+	    all(.[].watch[]; .ok and .capture != null)'
+	ok $? "--watch: every TCP scenario has watch records, each matching"
+	wq 'map(select(.family == "unix")) | length > 0 and
+	    all(.watch == [] and (.watch_note | test("TCP")))'
+	ok $? "--watch: Unix scenarios say why there is nothing to compare"
+	wq 'map(select(.name == "unread-close"))[0].watch |
+	    any(.end == "server" and .reason == "abort" and
+		.rst_reason == "TCP_ABORT_ON_CLOSE" and .bytes_in == 3) and
+	    any(.end == "client" and .reason == "reset" and .rst_first == "peer")'
+	ok $? "--watch: unread-close is the server's abort, with its 3 bytes"
+	wq 'map(select(.name == "connect-refused"))[0].watch |
+	    length == 1 and .[0].reason == "refused"'
+	ok $? "--watch: connect-refused is one record, refused (no listener)"
+	wq 'map(select(.name == "half-close"))[0].watch |
+	    any(.end == "server" and .first_fin == "local" and .bytes_in == 8)'
+	ok $? "--watch: half-close: the server's FIN first, and it still got 8"
+	wq 'map(select(.name == "dead-peer-busy-liveness"))[0].watch |
+	    any(.end == "client" and .reason == "timeout" and .bytes_out == 100)'
+	ok $? "--watch: dead-peer-busy-liveness: the client's timeout, 100 out"
+	# The comparison must be able to fail: the self-test perturbs each
+	# record (who sent the first FIN, bytes in) before it is compared.
+	"$H" lab --json --self-test-watch-mismatch peer-close \
+		>"$tmp/wm.json" 2>/dev/null
+	rc=$?
+	[ $rc -eq 1 ] && jq -e '.verdict == "fail" and
+		any(.mismatches[]; test("^watch: server record says first FIN by peer, capture says local")) and
+		any(.watch[]; .ok == false)' "$tmp/wm.json" >/dev/null &&
+		wq 'map(select(.name == "peer-close"))[0].verdict == "pass"'
+	ok $? "--watch: a perturbed record fails the scenario (got $rc)"
+	"$H" lab --watch peer-close >"$tmp/wt.txt" 2>&1 &&
+		grep -q '^   watch: client .* eof  first FIN peer, RST none .*= capture' \
+			"$tmp/wt.txt" &&
+		grep -q '^   watch: server .* local  first FIN local' "$tmp/wt.txt"
+	ok $? "--watch: the text shows each socket's record beside the steps"
+else
+	for i in 1 2 3 4 5 6 7 8 9; do skip "--watch needs root"; done
+fi
+"$H" lab --watch --no-capture peer-close >/dev/null 2>"$tmp/wnc.err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$tmp/wnc.err")" -eq 1 ]
+ok $? "--watch with --no-capture: usage, exit 2 (got $rc)"
+if [ $root -eq 0 ]; then
+	"$H" lab --watch peer-close >"$tmp/wu.out" 2>"$tmp/wu.err"
+	rc=$?
+elif command -v setpriv >/dev/null 2>&1; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$H" lab --watch peer-close >"$tmp/wu.out" 2>"$tmp/wu.err"
+	rc=$?
+else
+	rc=4
+	: >"$tmp/wu.out"
+	echo "hangup lab: --watch: (no setpriv)" >"$tmp/wu.err"
+fi
+[ $rc -eq 4 ] && [ ! -s "$tmp/wu.out" ] &&
+	[ "$(wc -l <"$tmp/wu.err")" -eq 1 ] &&
+	grep -q '^hangup lab: --watch: ' "$tmp/wu.err"
+ok $? "--watch unprivileged: one line, exit 4, nothing run (got $rc: $(cat "$tmp/wu.err"))"
+
 # The whole default run (dead-peer countdowns included) under 30 s.
 awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 30) }'
 ok $? "the default run takes under 30 s ($(awk -v a="$t0" -v b="$t1" \

@@ -154,10 +154,11 @@ static int has(const unsigned short *ports, int n, unsigned short p)
 	return 0;
 }
 
+/* Keep segment b (n bytes, arrived at t) in pk[*np] when it is the
+ * scenario's and there is room. */
 static void add_packet(struct lab *L, const unsigned char *b, size_t n,
-		       double t)
+		       double t, struct lab_pkt *pk, int *np, int max)
 {
-	struct lab_result *r = L->r;
 	struct lab_pkt *p;
 	size_t ihl, doff, tot;
 	unsigned short sp, dp;
@@ -182,9 +183,9 @@ static void add_packet(struct lab *L, const unsigned char *b, size_t n,
 		dir = 1;
 	else
 		return;
-	if (r->npkts >= LAB_MAX_PKTS)
+	if (*np >= max)
 		return;
-	p = &r->pkts[r->npkts++];
+	p = &pk[(*np)++];
 	memset(p, 0, sizeof(*p));
 	p->t = t - L->t0;
 	p->dir = dir;
@@ -201,8 +202,9 @@ static void add_packet(struct lab *L, const unsigned char *b, size_t n,
 	}
 }
 
-/* Read everything the capture socket holds now; keep the scenario's. */
-void lab_capture_drain(struct lab *L)
+/* Read everything the capture socket holds now; keep the scenario's in
+ * pk[] (*np of max used). */
+static void drain(struct lab *L, struct lab_pkt *pk, int *np, int max)
 {
 	if (L->cap < 0)
 		return;
@@ -236,6 +238,16 @@ void lab_capture_drain(struct lab *L)
 				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
 				t = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 			}
-		add_packet(L, buf, (size_t)n, t);
+		add_packet(L, buf, (size_t)n, t, pk, np, max);
 	}
+}
+
+void lab_capture_drain(struct lab *L)
+{
+	drain(L, L->r->pkts, &L->r->npkts, LAB_MAX_PKTS);
+}
+
+void lab_capture_drain_into(struct lab *L, struct lab_pkt *pk, int *np, int max)
+{
+	drain(L, pk, np, max);
 }

@@ -26,6 +26,8 @@ int lab_track(struct lab *L, int fd)
 {
 	if (fd >= 0 && L->nfds < (int)(sizeof(L->fds) / sizeof(L->fds[0])))
 		L->fds[L->nfds++] = fd;
+	if (fd >= 0)
+		lab_wview_track(L, fd);
 	return fd;
 }
 
@@ -147,6 +149,7 @@ int lab_listener(struct lab *L, int backlog, unsigned short *port)
 			 lab_errno_name(errno));
 		return -1;
 	}
+	lab_wview_not_conn(L, fd);
 	*port = local_port(fd);
 	lab_watch_server_port(L, *port);
 	snprintf(L->r->server, sizeof(L->r->server), "server 127.0.0.1:%u",
@@ -238,6 +241,7 @@ int lab_enter_netns(struct lab *L)
 		return -1;
 	}
 	close(s);
+	lab_wview_open(L);
 	if (L->cap >= 0) {
 		char why[80];
 

@@ -28,6 +28,7 @@
  *   step.c             the step machinery: a step, its snapshot, nft
  *   fixture.c          pairs and listeners on loopback, namespaces, fds
  *   capture.c          the scenario's TCP segments, off lo (AF_PACKET)
+ *   watch-view.c       --watch: watch's records beside the capture
  *   output-text.c, output-json.c, output-md.c   the three outputs
  *   ladder.c           the packets as a ladder: rows, labels, text
  *   ladder-svg.c       ... and as SVG (--svg DIR)
@@ -44,6 +45,7 @@
 #include "lab.h"
 
 #include "cli.h"
+#include "watch/watch.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -58,7 +60,7 @@
 static const char lab_usage[] =
     "usage: hangup lab [--list] [--json|--markdown] [--svg DIR] "
     "[--no-capture]\n"
-    "                  [SCENARIO|GLOB|FAMILY...]\n\n"
+    "                  [--watch] [SCENARIO|GLOB|FAMILY...]\n\n"
     "Replay, on this machine's kernel, the ways a connection can end, and\n"
     "check each step against the expected kernel behaviour. Loopback only\n"
     "(port 0); the dead-peer scenarios run in private network namespaces\n"
@@ -72,13 +74,22 @@ static const char lab_usage[] =
     "  --json        one JSON object per scenario per line\n"
     "  --markdown    the document docs/kernel-truth.md\n"
     "  --svg DIR     write one ladder diagram per scenario, DIR/NAME.svg\n"
-    "  --no-capture  do not capture packets\n\n"
+    "  --no-capture  do not capture packets\n"
+    "  --watch       check `hangup watch`: run each scenario with watch's\n"
+    "                engine attached and put its record of every TCP socket\n"
+    "                the scenario made beside the capture (who sent the\n"
+    "                first FIN and RST, RSTs sent and received, payload\n"
+    "                bytes each way); a difference fails the scenario. Needs\n"
+    "                root (tracepoints and the capture); Unix scenarios have\n"
+    "                nothing to check and say so\n\n"
     "Colour only when stdout is a terminal and NO_COLOR is unset; a\n"
     "progress line (and the namespace scenarios' countdown) only when\n"
     "stderr is a terminal.\n\n"
     "Exit status: 0 every scenario behaved as expected (or was skipped),\n"
     "1 a mismatch, 2 usage, 3 cannot write the output (--svg DIR cannot be\n"
-    "created or written; checked before any scenario runs).\n";
+    "created or written; checked before any scenario runs), 4 --watch\n"
+    "cannot run here (no tracepoints or no capture; checked before any\n"
+    "scenario runs).\n";
 
 static void list(void)
 {
@@ -132,12 +143,14 @@ enum {
 	LAB_EXIT_MISMATCH = 1,
 	LAB_EXIT_USAGE = EXIT_USAGE,
 	LAB_EXIT_CANNOT_WRITE = 3,
+	LAB_EXIT_CANNOT_WATCH = 4,
 };
 
 /* What the options asked for. */
 struct lab_opts {
 	struct lab_out out;
 	int list, capture, self_test;
+	int watch; /* 0, 1, or 2: the self-test of the comparison */
 };
 
 /* 0 run, 1 done (--help), -1 a usage error (said). */
@@ -149,9 +162,13 @@ static int parse_options(int argc, char **argv, struct lab_opts *opt)
 	    {"markdown", no_argument, NULL, 'm'},
 	    {"svg", required_argument, NULL, 's'},
 	    {"no-capture", no_argument, NULL, 'n'},
+	    {"watch", no_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    /* Undocumented, for tests/t-lab.sh only: see scenarios.c. */
 	    {"self-test-mismatch", no_argument, NULL, 'T'},
+	    /* ... and --watch with every record perturbed (watch-view.c):
+	     * the comparison must then fail. */
+	    {"self-test-watch-mismatch", no_argument, NULL, 'W'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -183,6 +200,12 @@ static int parse_options(int argc, char **argv, struct lab_opts *opt)
 		case 'T':
 			opt->self_test = 1;
 			break;
+		case 'w':
+			opt->watch = opt->watch ? opt->watch : 1;
+			break;
+		case 'W':
+			opt->watch = 2;
+			break;
 		default:
 			cli_bad_option("lab", c, argv);
 			return -1;
@@ -191,6 +214,42 @@ static int parse_options(int argc, char **argv, struct lab_opts *opt)
 	if (opt->out.json && opt->out.markdown) {
 		fprintf(stderr, "hangup lab: --json and --markdown exclude "
 				"each other\n");
+		return -1;
+	}
+	if (opt->watch && !opt->capture) {
+		fprintf(stderr, "hangup lab: --watch compares watch with the "
+				"capture: not with --no-capture\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* --watch needs watch's tracepoints (who and why) and the capture (the
+ * truth it is compared with): found out before the scenarios run. */
+static int watch_ready(void)
+{
+	struct watch_opts o = {.hold_ms = 20};
+	struct watch_stats st;
+	char err[160], missing[160] = "", why[96] = "";
+	struct watch *w;
+	int usage = 0;
+
+	if (!lab_may_capture(why, sizeof(why))) {
+		fprintf(stderr, "hangup lab: --watch: %s\n", why);
+		return -1;
+	}
+	w = watch_open(&o, err, sizeof(err), missing, sizeof(missing), &usage);
+	if (w == NULL) {
+		fprintf(stderr, "hangup lab: --watch: %s\n", err);
+		return -1;
+	}
+	watch_get_stats(w, &st);
+	watch_close(w);
+	if (!st.trace_ok) {
+		fprintf(stderr,
+			"hangup lab: --watch: watch lacks %s: who and why "
+			"cannot be checked\n",
+			missing);
 		return -1;
 	}
 	return 0;
@@ -301,6 +360,8 @@ int cmd_lab(int argc, char **argv)
 		return LAB_EXIT_USAGE;
 	if (opt.out.svgdir && svg_dir_ready(opt.out.svgdir) < 0)
 		return LAB_EXIT_CANNOT_WRITE;
+	if (opt.watch && watch_ready() < 0)
+		return LAB_EXIT_CANNOT_WATCH;
 	terminal(&opt.out);
 	progress = isatty(2);
 	lab_catch_signals(progress);
@@ -311,8 +372,8 @@ int cmd_lab(int argc, char **argv)
 	}
 	res = calloc((size_t)nall, sizeof(*res));
 	t0 = lab_now();
-	if (res == NULL ||
-	    lab_run_selected(sel, nall, opt.capture, progress, res) < 0) {
+	if (res == NULL || lab_run_selected(sel, nall, opt.capture, opt.watch,
+					    progress, res) < 0) {
 		free(res);
 		fprintf(stderr, "hangup lab: out of memory\n");
 		return EXIT_OTHER;

@@ -103,6 +103,31 @@ enum lab_capture {
 	LAB_CAPTURE_OFF,
 };
 
+/* --watch: what `hangup watch`'s engine said about one of the scenario's
+ * TCP sockets, in watch's words, beside what the capture says of the same
+ * socket (watch-view.c). Counts are -1 where unknown (or not compared). */
+#define LAB_MAX_WATCH 6
+struct lab_watch_rec {
+	char end[8]; /* "client" or "server", by the lab's ports */
+	char local[24], peer[24];
+	char reason[16], detail[24], rst_reason[24];
+	char first_fin[8], rst_first[8]; /* watch_who_name() */
+	int rst_sent, rst_received;
+	long long bytes_in, bytes_out;
+	/* The capture's view: who sent the first FIN and RST, as seen from
+	 * this end; its payload bytes delivered each way. */
+	char cap_fin[8], cap_rst[8];
+	long long cap_in, cap_out;
+	int ok;
+};
+
+/* Whether the watch view was taken (--watch). */
+enum lab_watch {
+	LAB_WATCH_OFF = 0, /* not asked for (or a zeroed result) */
+	LAB_WATCH_ON,      /* compared: wrec[] and any mismatch in mis[] */
+	LAB_WATCH_NONE,    /* asked for, not compared: `wnote` says why */
+};
+
 /* What a scenario produced: crosses the pipe from the scenario process. */
 struct lab_result {
 	int index; /* into the scenario table */
@@ -116,6 +141,10 @@ struct lab_result {
 	struct lab_step steps[LAB_MAX_STEPS];
 	struct lab_pkt pkts[LAB_MAX_PKTS];
 	char mis[LAB_MAX_MIS][192];
+	enum lab_watch watch;
+	char wnote[120];
+	int nwatch;
+	struct lab_watch_rec wrec[LAB_MAX_WATCH];
 };
 
 struct lab;
@@ -148,6 +177,11 @@ struct lab {
 	int ncports, nsports;
 	int fds[32]; /* every fd the scenario opened, closed at the end */
 	int nfds;
+	/* --watch (watch-view.c): 1, or 2 for its self-test (the records
+	 * perturbed); the engine, its reader thread and the cookies of the
+	 * scenario's TCP sockets, once open. */
+	int want_watch;
+	struct lab_wview *wv;
 };
 
 /* ---- util.c: the leaves, calling nothing else of the lab ---- */
@@ -180,8 +214,29 @@ int lab_capture_open(char *why, size_t size);
 int lab_may_capture(char *why, size_t size);
 /* Read what the capture holds now into the result's packets. */
 void lab_capture_drain(struct lab *L);
+/* ... into pk[] (*np of max used) instead: the segments after the
+ * scenario, which the watch view compares but the outputs do not show. */
+void lab_capture_drain_into(struct lab *L, struct lab_pkt *pk, int *np,
+			    int max);
 /* Narrow the kernel filter to the scenario's server ports. */
 void lab_capture_ports(struct lab *L);
+
+/* ---- watch-view.c: --watch, watch's records beside the capture ---- */
+/* Open watch's engine, in the namespace that will make the sockets: before
+ * the scenario runs, or right after it entered its own namespace. */
+void lab_wview_open(struct lab *L);
+/* Take the cookie of fd, when it is a TCP socket (lab_track calls it). */
+void lab_wview_track(struct lab *L, int fd);
+/* fd is not a connection (a listener, a port bound to refuse): watch
+ * reports no record for it, and none is waited for. */
+void lab_wview_not_conn(struct lab *L, int fd);
+/* Before the fixture closes the scenario's fds: with the network still
+ * cut (nft), close them abortively, or they would linger for minutes. */
+void lab_wview_before_close(struct lab *L);
+/* After the scenario's fds are closed: wait for a record of every socket,
+ * compare each with the capture (a mismatch fails the scenario), close the
+ * engine. */
+void lab_wview_finish(struct lab *L);
 
 /* ---- fixture.c: sockets, pairs, namespaces, fd bookkeeping ---- */
 /* Remember fd (returned) to close it when the scenario ends. */
@@ -347,15 +402,16 @@ void lab_expect_packets(struct lab *L, unsigned char must,
 #define LAB_EPOLL_RST_TAKEN (LAB_EPOLL_FIN | EPOLLHUP)
 
 /* ---- run.c: running the scenarios ---- */
-/* Run scenario `index` in this process (a forked child) and fill *r. */
-void lab_run_one(int index, int want_capture, struct lab_result *r);
+/* Run scenario `index` in this process (a forked child) and fill *r;
+ * watch: 0, 1 (--watch) or 2 (its self-test: records perturbed). */
+void lab_run_one(int index, int want_capture, int watch, struct lab_result *r);
 /* On SIGINT, SIGTERM, SIGHUP kill the scenario processes (and with them
  * their namespaces), clear the progress line, then die of the signal. */
 void lab_catch_signals(int progress);
 /* Run the n scenarios with sel[i] set, each in its own process, into
  * res[i]; -1 out of memory. */
-int lab_run_selected(const char *sel, int n, int capture, int progress,
-		     struct lab_result *res);
+int lab_run_selected(const char *sel, int n, int capture, int watch,
+		     int progress, struct lab_result *res);
 
 /* ---- cells.c, output-*.c, ladder*.c: the outputs ---- */
 struct lab_out {
@@ -388,6 +444,8 @@ int lab_ladder_svg(const char *dir, const struct lab_result *r);
 /* Packet i was sent while nft dropped every TCP segment: captured (the tap
  * is before netfilter) but never delivered. */
 int lab_pkt_dropped(const struct lab_result *r, int i);
+/* ... and a segment at time t (seconds since the scenario started). */
+int lab_dropped_at(const struct lab_result *r, double t);
 
 /* A ladder's rows (ladder.c), for the text and the SVG drawing. */
 enum lab_row_kind { LAB_ROW_CALL, LAB_ROW_PKT, LAB_ROW_RET };

@@ -68,14 +68,19 @@ int lab_ladder_rows(const struct lab_result *r, struct lab_ladder_row *rows)
  * delete's started (the scenarios send nothing in between). */
 int lab_pkt_dropped(const struct lab_result *r, int i)
 {
+	return lab_dropped_at(r, r->pkts[i].t);
+}
+
+int lab_dropped_at(const struct lab_result *r, double t)
+{
 	int drop = 0;
 
 	for (int k = 0; k < r->nsteps; k++) {
 		const struct lab_step *s = &r->steps[k];
 
-		if (s->kind == LAB_STEP_NFT_DROP && s->t_end <= r->pkts[i].t)
+		if (s->kind == LAB_STEP_NFT_DROP && s->t_end <= t)
 			drop = 1;
-		else if (s->kind == LAB_STEP_NFT_UNDROP && s->t <= r->pkts[i].t)
+		else if (s->kind == LAB_STEP_NFT_UNDROP && s->t <= t)
 			drop = 0;
 	}
 	return drop;

@@ -89,6 +89,51 @@ static void json_packet(const struct lab_result *r, int i)
 	printf("}");
 }
 
+static void json_count(const char *k, long long v)
+{
+	if (v < 0)
+		printf(",\"%s\":null", k);
+	else
+		printf(",\"%s\":%lld", k, v);
+}
+
+/* --watch: "watch" is an array of watch's records (in its --json words)
+ * with the capture's view beside each; "watch_note" says why there are
+ * none, or that some were left out. */
+static void json_watch(const struct lab_result *r)
+{
+	if (r->watch == LAB_WATCH_OFF)
+		return;
+	printf(",\"watch\":[");
+	for (int i = 0; i < r->nwatch; i++) {
+		const struct lab_watch_rec *x = &r->wrec[i];
+
+		printf("%s{", i ? "," : "");
+		json_kv("end", x->end, 0);
+		json_kv("local", x->local, 1);
+		json_kv("peer", x->peer, 1);
+		json_kv("reason", x->reason, 1);
+		json_kv("detail", x->detail[0] ? x->detail : NULL, 1);
+		json_kv("rst_reason", x->rst_reason[0] ? x->rst_reason : NULL,
+			1);
+		json_kv("first_fin", x->first_fin, 1);
+		json_kv("rst_first", x->rst_first, 1);
+		printf(",\"rst_sent\":%s,\"rst_received\":%s",
+		       x->rst_sent ? "true" : "false",
+		       x->rst_received ? "true" : "false");
+		json_count("bytes_in", x->bytes_in);
+		json_count("bytes_out", x->bytes_out);
+		printf(",\"capture\":{");
+		json_kv("first_fin", x->cap_fin, 0);
+		json_kv("rst_first", x->cap_rst, 1);
+		printf(",\"bytes_in\":%lld,\"bytes_out\":%lld}", x->cap_in,
+		       x->cap_out);
+		printf(",\"ok\":%s}", x->ok ? "true" : "false");
+	}
+	printf("]");
+	json_kv("watch_note", r->wnote[0] ? r->wnote : NULL, 1);
+}
+
 void lab_print_json(const struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
@@ -120,6 +165,8 @@ void lab_print_json(const struct lab_result *r)
 			putchar(',');
 		json_str(r->mis[i]);
 	}
-	printf("]}\n");
+	printf("]");
+	json_watch(r);
+	printf("}\n");
 	fflush(stdout);
 }

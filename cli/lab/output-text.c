@@ -138,6 +138,37 @@ static void print_steps(const struct lab_out *o, const struct lab_result *r)
 		print_step(&r->steps[i], i + 1, &w, col);
 }
 
+/* --watch: each socket's record in watch's words, and where the capture
+ * says otherwise, what it says. */
+static void print_watch(const struct lab_result *r, int col)
+{
+	if (r->watch == LAB_WATCH_OFF)
+		return;
+	if (r->watch == LAB_WATCH_NONE || r->wnote[0])
+		printf("   watch: %s\n", r->wnote);
+	for (int i = 0; i < r->nwatch; i++) {
+		const struct lab_watch_rec *x = &r->wrec[i];
+		char in[24], out[24];
+
+		snprintf(in, sizeof(in), "%lld", x->bytes_in);
+		snprintf(out, sizeof(out), "%lld", x->bytes_out);
+		printf("   %swatch: %-6s %s -> %s  %s%s%s%s  first FIN %s, "
+		       "RST %s%s%s  in %s out %s  [%s]%s\n",
+		       col && !x->ok ? ANSI_RED : "", x->end, x->local, x->peer,
+		       x->reason, x->detail[0] ? " (" : "", x->detail,
+		       x->detail[0] ? ")" : "", x->first_fin, x->rst_first,
+		       x->rst_reason[0] ? " " : "", x->rst_reason,
+		       x->bytes_in < 0 ? "?" : in, x->bytes_out < 0 ? "?" : out,
+		       x->ok ? "= capture" : "capture differs",
+		       col && !x->ok ? ANSI_OFF : "");
+		if (!x->ok)
+			printf("   %s%12s capture: first FIN %s, RST %s, in "
+			       "%lld out %lld%s\n",
+			       col ? ANSI_RED : "", "", x->cap_fin, x->cap_rst,
+			       x->cap_in, x->cap_out, col ? ANSI_OFF : "");
+	}
+}
+
 void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[r->index];
@@ -152,6 +183,7 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 	para("expected: ", sc->expected, o->cols);
 	if (r->verdict == LAB_SKIP) {
 		printf("   skipped: %s\n", r->skip);
+		print_watch(r, col);
 		return;
 	}
 	print_steps(o, r);
@@ -159,6 +191,7 @@ void lab_print_text(const struct lab_out *o, const struct lab_result *r)
 		lab_ladder_text(stdout, r, col);
 	else if (r->nocap[0] && r->capture != LAB_CAPTURE_OFF)
 		printf("   (no packets: %s)\n", r->nocap);
+	print_watch(r, col);
 	para("rule: ", sc->rule, o->cols);
 	for (int i = 0; i < r->nmis; i++)
 		printf("   %sMISMATCH: %s%s\n", col ? ANSI_RED : "", r->mis[i],

@@ -87,7 +87,7 @@ static int count_fds(void)
 }
 
 /* Run scenario `index` in this process (a forked child) and fill *r. */
-void lab_run_one(int index, int want_capture, struct lab_result *r)
+void lab_run_one(int index, int want_capture, int watch, struct lab_result *r)
 {
 	const struct lab_scenario *sc = &lab_scenarios[index];
 	struct lab L;
@@ -100,6 +100,7 @@ void lab_run_one(int index, int want_capture, struct lab_result *r)
 	L.cap = -1;
 	L.obs = -1;
 	L.settle_ms = 15;
+	L.want_watch = watch;
 	signal(SIGPIPE, SIG_IGN);
 	if (want_capture) {
 		L.cap = lab_capture_open(r->nocap, sizeof(r->nocap));
@@ -108,13 +109,19 @@ void lab_run_one(int index, int want_capture, struct lab_result *r)
 		r->capture = LAB_CAPTURE_OFF;
 	}
 	before = count_fds();
+	/* A namespace scenario opens watch once inside (lab_enter_netns). */
+	if (!sc->netns)
+		lab_wview_open(&L);
 	L.t0 = lab_now();
 	sc->run(&L);
 	lab_capture_drain(&L);
 	r->secs = lab_now() - L.t0;
+	lab_wview_before_close(&L);
 	for (int i = 0; i < L.nfds; i++)
 		if (L.fds[i] >= 0)
 			close(L.fds[i]);
+	/* After the close: many sockets end only there. */
+	lab_wview_finish(&L);
 	after = count_fds();
 	/* A netns scenario reopened the capture socket: same count. */
 	if (after > before)
@@ -128,7 +135,7 @@ void lab_run_one(int index, int want_capture, struct lab_result *r)
 		r->nmis = LAB_MAX_MIS;
 }
 
-static int start(struct job *j, int index, int capture)
+static int start(struct job *j, int index, int capture, int watch)
 {
 	int p[2];
 
@@ -154,7 +161,7 @@ static int start(struct job *j, int index, int capture)
 		signal(SIGHUP, SIG_DFL);
 		lab_die_with_parent(parent);
 		alarm(SCENARIO_ALARM_S);
-		lab_run_one(index, capture, &r);
+		lab_run_one(index, capture, watch, &r);
 		while (off < sizeof(r)) {
 			ssize_t n = write(p[1], b + off, sizeof(r) - off);
 			if (n <= 0)
@@ -303,8 +310,8 @@ static void show_progress(struct job *jobs, int njobs, struct lab_result *res,
 		lab_scenarios[index].name, np ? " | " : "", cd);
 }
 
-int lab_run_selected(const char *sel, int n, int capture, int progress,
-		     struct lab_result *res)
+int lab_run_selected(const char *sel, int n, int capture, int watch,
+		     int progress, struct lab_result *res)
 {
 	struct job *jobs = calloc((size_t)n, sizeof(*jobs));
 	int njobs = 0, nsel = 0;
@@ -318,7 +325,7 @@ int lab_run_selected(const char *sel, int n, int capture, int progress,
 		nsel++;
 		if (!lab_scenarios[i].netns)
 			continue;
-		if (start(&jobs[njobs], i, capture) == 0)
+		if (start(&jobs[njobs], i, capture, watch) == 0)
 			njobs++;
 		else
 			not_started(&res[i], i);
@@ -332,7 +339,7 @@ int lab_run_selected(const char *sel, int n, int capture, int progress,
 		k++;
 		if (progress)
 			show_progress(jobs, njobs, res, k, nsel - njobs, i);
-		if (start(&j, i, capture) < 0) {
+		if (start(&j, i, capture, watch) < 0) {
 			not_started(&res[i], i);
 			continue;
 		}

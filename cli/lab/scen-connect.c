@@ -28,6 +28,7 @@ static int closed_port(struct lab *L, unsigned short *port)
 		return -1;
 	}
 	*port = ntohs(a.sin_port);
+	lab_wview_not_conn(L, fd);
 	lab_watch_server_port(L, *port);
 	snprintf(L->r->server, sizeof(L->r->server), "closed port :%u", *port);
 	snprintf(L->r->client, sizeof(L->r->client), "client (us)");
