@@ -293,6 +293,10 @@ static int run_server(int listen_port_fd)
 	hu_loop *loop = hu_loop_new();
 	if (loop == NULL || hu_listen(loop, "127.0.0.1:0", &cfg, &l) < 0)
 		die("server listen");
+	/* HANGUP_BACKEND=io_uring make soak: say which one this run is. */
+	printf("soak: the server's loop is on %s\n",
+	       hu_backend_name(hu_loop_backend(loop)));
+	fflush(stdout);
 	hu_listener_addr(l, addr, sizeof(addr));
 	if (write(listen_port_fd, addr, sizeof(addr)) != sizeof(addr))
 		die("write addr");
