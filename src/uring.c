@@ -192,6 +192,19 @@ struct hu__ur *hu__ur_new(int *err)
 		*err = EOPNOTSUPP;
 		goto fail;
 	}
+	/* The multishot receive (6.0) has no feature bit; SINGLE_ISSUER came
+	 * in the same release, and a kernel that refuses it has neither.
+	 * Without this a 5.19 kernel would make the ring, then fail every
+	 * receive with -EINVAL. */
+	struct io_uring_params q;
+	memset(&q, 0, sizeof(q));
+	q.flags = IORING_SETUP_SINGLE_ISSUER;
+	int probe = sys_setup(2, &q);
+	if (probe < 0) {
+		*err = EOPNOTSUPP;
+		goto fail;
+	}
+	close(probe);
 	ur->sq_ring_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
 	ur->cq_ring_sz =
 	    p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
