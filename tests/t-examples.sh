@@ -44,6 +44,7 @@ start_echo "$tmp/echo.out"
 out=$(printf 'hello\n' | timeout 5 nc -N 127.0.0.1 "$port")
 [ "$out" = hello ]
 ok $? "echo-server echoes a line to nc (got '$out')"
+backend_check "$echo_pid" echo-server
 
 head -c $((4 << 20)) /dev/urandom >"$tmp/big"
 timeout 20 socat -t5 - "TCP:127.0.0.1:$port" <"$tmp/big" >"$tmp/back"

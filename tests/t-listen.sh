@@ -36,6 +36,7 @@ jq -e 'select(.event == "listening") | (.addr | test("^127\\.0\\.0\\.1:[0-9]+$")
 	.t >= 0 and (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"))' \
 	"$tmp/a.json" >/dev/null && [ "$port" -gt 0 ]
 ok $? "port 0: the first event is listening, with the bound address ($port)"
+backend_check "$lpid" "hangup listen"
 
 one_line_error 1 "$H" listen "127.0.0.1:$port" && grep -q EADDRINUSE "$tmp/ole.err"
 ok $? "a port in use: one line naming EADDRINUSE, exit 1 ($msg)"

@@ -16,3 +16,14 @@ done_testing() {
 	echo "1..$n"
 	exit $fail
 }
+
+# backend_check PID WHAT: one ok line saying that the process's event loop
+# is on the backend this pass asked for -- with HANGUP_BACKEND=io_uring
+# (make test's second pass) it holds an io_uring fd, otherwise none. So
+# that pass cannot quietly test epoll twice.
+backend_check() {
+	local ring=epoll
+	ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'io_uring' && ring=io_uring
+	[ "$ring" = "${HANGUP_BACKEND:-epoll}" ]
+	ok $? "$2 runs its loop on ${HANGUP_BACKEND:-epoll} (found: $ring)"
+}
