@@ -7,6 +7,11 @@
 
 #include "flow.h"
 
+struct diag_pending {
+	struct diag_msg m;
+	uint64_t read_ns; /* when it was read */
+};
+
 struct engine {
 	struct watch_opts opts;
 	struct tp_format fmt[TP_COUNT];
@@ -21,6 +26,11 @@ struct engine {
 	struct tp_event *ev;
 	size_t nev, cap;
 	uint64_t seq;
+	/* sock_diag messages read before their socket's destroy sample was
+	 * applied (the samples wait 10 ms, the message comes 0.2-5 ms after
+	 * the destroy): retried after each round of samples. */
+	struct diag_pending *pend;
+	size_t npend, pcap;
 	/* Ready records, a FIFO ring. */
 	struct watch_record *ready;
 	size_t rhead, rcount, rcap;
