@@ -32,7 +32,7 @@ enum {
 
 /* One decoded tracepoint sample. */
 struct tp_event {
-	uint64_t time, seq; /* seq: the order read, for equal times */
+	uint64_t time;
 	int type, cpu, flags;
 	uint32_t pid;
 	uint64_t skaddr, cookie;
