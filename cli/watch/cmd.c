@@ -346,6 +346,7 @@ static int loop(struct run *x, int sfd)
 		if (x->sum && now >= next_sum) {
 			watch_get_stats(x->w, &x->last);
 			wsum_print(x->sum, stdout, &x->last, x->o->summary);
+			fflush(stdout);
 			next_sum = now + x->o->summary;
 		}
 		if (x->prom && p[2].revents) {
@@ -381,6 +382,11 @@ int cmd_watch(int argc, char **argv)
 		wprom_free(x.prom);
 		return usage_err ? EXIT_USAGE : EXIT_OTHER;
 	}
+	/* Fully buffered, flushed once per batch (drain()): stdio's default
+	 * (4 KiB to a file, a line at a time to a terminal) made a write()
+	 * per few records, a tenth of watch's CPU at 20k records/s. */
+	static char obuf[1 << 18];
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	wout_init(o.json,

@@ -7,6 +7,17 @@
 
 #include "flow.h"
 
+/* A sample's place in the sort: its time, then its index in ev. */
+struct ev_key {
+	uint64_t time;
+	size_t i;
+};
+
+struct diag_pending {
+	struct diag_msg m;
+	uint64_t read_ns; /* when it was read */
+};
+
 struct engine {
 	struct watch_opts opts;
 	struct tp_format fmt[TP_COUNT];
@@ -18,9 +29,14 @@ struct engine {
 	struct flow_table flows;
 	/* Samples of one read, sorted by time before they are applied: the
 	 * rings are per CPU, and one socket's events may sit in two. */
-	struct tp_event *ev;
+	struct tp_event *ev, *ev2; /* ev2: where the kept ones are moved */
 	size_t nev, cap;
-	uint64_t seq;
+	struct ev_key *key; /* 2 * cap: the sort's keys and its scratch */
+	/* sock_diag messages read before their socket's destroy sample was
+	 * applied (the samples wait 10 ms, the message comes 0.2-5 ms after
+	 * the destroy): retried after each round of samples. */
+	struct diag_pending *pend;
+	size_t npend, pcap;
 	/* Ready records, a FIFO ring. */
 	struct watch_record *ready;
 	size_t rhead, rcount, rcap;

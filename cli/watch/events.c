@@ -20,7 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint64_t get(const uint8_t *raw, uint32_t n, const struct tp_field *f)
+static inline uint64_t get(const uint8_t *raw, uint32_t n,
+			   const struct tp_field *f)
 {
 	uint64_t v = 0;
 

@@ -198,16 +198,24 @@ static void read_ring(struct perf_set *p, int cpu, perf_sample_fn fn, void *arg)
 	struct perf_event_mmap_page *m = r->base;
 	uint8_t buf[65536];
 
+	const uint8_t *data = (const uint8_t *)r->base + r->page;
 	uint64_t head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = m->data_tail;
 	while (tail < head) {
 		struct perf_event_header h;
+		size_t at = (size_t)(tail & (r->size - 1));
 		ring_copy(r, tail, &h, sizeof(h));
 		if (h.size < sizeof(h))
 			break;
-		/* h.size is 16 bits: it always fits in buf. */
-		ring_copy(r, tail, buf, h.size);
-		one_record(p, cpu, buf, h.size, fn, arg);
+		/* Read in place (the kernel does not write over it before
+		 * data_tail moves), unless it wraps: then copied whole (h.size
+		 * is 16 bits: it always fits in buf). */
+		if (at + h.size <= r->size) {
+			one_record(p, cpu, data + at, h.size, fn, arg);
+		} else {
+			ring_copy(r, tail, buf, h.size);
+			one_record(p, cpu, buf, h.size, fn, arg);
+		}
 		tail += h.size;
 	}
 	__atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);

@@ -266,15 +266,39 @@ uint16_t watch_port(const struct sockaddr_storage *a)
 	return 0;
 }
 
+/* v in decimal, written backwards to end just before `end`; returns where
+ * the digits start. */
+static char *put_dec(char *end, unsigned v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return end;
+}
+
+/* IPv4 by hand: snprintf (inside inet_ntop too) was a tenth of watch's CPU
+ * per record at 20k records/s. The same text as inet_ntop's "%u.%u.%u.%u"
+ * then ":port". IPv6 keeps inet_ntop (the "::" rules). */
 void watch_addr_str(const struct sockaddr_storage *a, char *buf, size_t n)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-
 	if (a->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr,
-			  ip, sizeof(ip));
-		snprintf(buf, n, "%s:%u", ip, watch_port(a));
+		const uint8_t *b =
+		    (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+		char t[24], *e = t + sizeof(t), *s = e;
+		*--s = '\0';
+		s = put_dec(s, watch_port(a));
+		*--s = ':';
+		for (int i = 3; i >= 0; i--) {
+			s = put_dec(s, b[i]);
+			if (i)
+				*--s = '.';
+		}
+		if ((size_t)(e - s) <= n)
+			memcpy(buf, s, (size_t)(e - s));
+		else
+			snprintf(buf, n, "%s", s);
 	} else if (a->ss_family == AF_INET6) {
+		char ip[INET6_ADDRSTRLEN] = "?";
 		inet_ntop(AF_INET6,
 			  &((const struct sockaddr_in6 *)a)->sin6_addr, ip,
 			  sizeof(ip));
