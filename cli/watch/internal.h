@@ -70,8 +70,7 @@ enum tp_kind {
 /* Read the formats of every event (mounting tracefs on a private
  * directory for the time it takes if it is not mounted, and unmounting
  * it). Returns 0, or -1 with a message in err. */
-int tp_load(struct tp_format fmt[TP_COUNT], struct tp_syms *rst, char *err,
-	    size_t len);
+int tp_load(struct tp_format *fmt, struct tp_syms *rst, char *err, size_t len);
 /* The field's offset and size, or NULL. */
 const struct tp_field *tp_field(const struct tp_format *f, const char *name);
 
@@ -98,8 +97,8 @@ struct perf_set {
 	perf_task_fn on_task;
 };
 
-int perf_open(struct perf_set *p, const struct tp_format fmt[TP_COUNT],
-	      char *err, size_t len);
+int perf_open(struct perf_set *p, const struct tp_format *fmt, char *err,
+	      size_t len);
 /* Call fn for every sample of every ring (then release the ring's space). */
 typedef void (*perf_sample_fn)(void *arg, int cpu, uint32_t pid, uint64_t time,
 			       const uint8_t *raw, uint32_t n);

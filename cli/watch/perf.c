@@ -93,8 +93,8 @@ static int open_cpu(struct perf_ring *r, int cpu,
 	return 0;
 }
 
-int perf_open(struct perf_set *p, const struct tp_format fmt[TP_COUNT],
-	      char *err, size_t len)
+int perf_open(struct perf_set *p, const struct tp_format *fmt, char *err,
+	      size_t len)
 {
 	long n = sysconf(_SC_NPROCESSORS_CONF);
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);

@@ -128,8 +128,7 @@ static int load_all(const char *root, struct tp_format fmt[TP_COUNT],
 	return 0;
 }
 
-int tp_load(struct tp_format fmt[TP_COUNT], struct tp_syms *rst, char *err,
-	    size_t len)
+int tp_load(struct tp_format *fmt, struct tp_syms *rst, char *err, size_t len)
 {
 	static const char *const roots[] = {"/sys/kernel/tracing",
 					    "/sys/kernel/debug/tracing"};
