@@ -41,6 +41,7 @@
 #include <linux/io_uring.h>
 #include <linux/time_types.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,8 +67,8 @@ struct hu__ur {
 	struct io_uring_sqe *sqes;
 	unsigned *cq_head, *cq_tail, *cq_mask;
 	struct io_uring_cqe *cqes;
-	void *sq_ring, *cq_ring;
-	size_t sq_ring_sz, cq_ring_sz, sqes_sz;
+	void *rings; /* both rings, in one mapping (FEAT_SINGLE_MMAP) */
+	size_t rings_sz, sqes_sz;
 	struct io_uring_buf_ring *br;
 	size_t br_sz;
 	char *bufs;
@@ -108,10 +109,8 @@ void hu__ur_free(struct hu__ur *ur)
 		munmap(ur->br, ur->br_sz);
 	if (ur->sqes != NULL)
 		munmap(ur->sqes, ur->sqes_sz);
-	if (ur->cq_ring != NULL && ur->cq_ring != ur->sq_ring)
-		munmap(ur->cq_ring, ur->cq_ring_sz);
-	if (ur->sq_ring != NULL)
-		munmap(ur->sq_ring, ur->sq_ring_sz);
+	if (ur->rings != NULL)
+		munmap(ur->rings, ur->rings_sz);
 	if (ur->fd >= 0)
 		close(ur->fd);
 	if (ur->bufs != NULL)
@@ -148,6 +147,26 @@ static int buffers(struct hu__ur *ur, int *err)
 	for (unsigned i = 0; i < NBUFS; i++)
 		hu__ur_buf_put(ur, i);
 	return 0;
+}
+
+/* The multishot receive (6.0) has no feature bit; SINGLE_ISSUER came in
+ * the same release, and a kernel that refuses it has neither. Without this
+ * a 5.19 kernel would make the ring, then fail every receive with -EINVAL.
+ * Asked once per process. */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int has_recv_multishot;
+
+static void probe_recv_multishot(void)
+{
+	struct io_uring_params q;
+
+	memset(&q, 0, sizeof(q));
+	q.flags = IORING_SETUP_SINGLE_ISSUER;
+	int fd = sys_setup(2, &q);
+	if (fd >= 0) {
+		has_recv_multishot = 1;
+		close(fd);
+	}
 }
 
 struct hu__ur *hu__ur_new(int *err)
@@ -192,35 +211,23 @@ struct hu__ur *hu__ur_new(int *err)
 		*err = EOPNOTSUPP;
 		goto fail;
 	}
-	/* The multishot receive (6.0) has no feature bit; SINGLE_ISSUER came
-	 * in the same release, and a kernel that refuses it has neither.
-	 * Without this a 5.19 kernel would make the ring, then fail every
-	 * receive with -EINVAL. */
-	struct io_uring_params q;
-	memset(&q, 0, sizeof(q));
-	q.flags = IORING_SETUP_SINGLE_ISSUER;
-	int probe = sys_setup(2, &q);
-	if (probe < 0) {
+	(void)pthread_once(&probe_once, probe_recv_multishot);
+	if (!has_recv_multishot) {
 		*err = EOPNOTSUPP;
 		goto fail;
 	}
-	close(probe);
-	ur->sq_ring_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-	ur->cq_ring_sz =
+	size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	size_t cq_sz =
 	    p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-	if (ur->cq_ring_sz > ur->sq_ring_sz)
-		ur->sq_ring_sz = ur->cq_ring_sz;
-	ur->cq_ring_sz = ur->sq_ring_sz;
-	ur->sq_ring = map(ur->fd, ur->sq_ring_sz, IORING_OFF_SQ_RING);
-	ur->cq_ring = ur->sq_ring;
+	ur->rings_sz = sq_sz > cq_sz ? sq_sz : cq_sz;
+	ur->rings = map(ur->fd, ur->rings_sz, IORING_OFF_SQ_RING);
 	ur->sqes_sz = p.sq_entries * sizeof(struct io_uring_sqe);
-	ur->sqes =
-	    ur->sq_ring ? map(ur->fd, ur->sqes_sz, IORING_OFF_SQES) : NULL;
+	ur->sqes = ur->rings ? map(ur->fd, ur->sqes_sz, IORING_OFF_SQES) : NULL;
 	if (ur->sqes == NULL) {
 		(void)hu__status_errno(err);
 		goto fail;
 	}
-	char *sq = ur->sq_ring, *cq = ur->cq_ring;
+	char *sq = ur->rings, *cq = ur->rings;
 	ur->sq_head = (unsigned *)(sq + p.sq_off.head);
 	ur->sq_tail = (unsigned *)(sq + p.sq_off.tail);
 	ur->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
